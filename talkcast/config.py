@@ -1,0 +1,477 @@
+"""event.toml, parsed once at the edge into frozen typed objects.
+
+Nothing deeper than this module looks up string keys. A bad value raises
+``ConfigError`` naming the file and the dotted key, and unknown keys are errors (with
+a "did you mean" hint) so that a typo never silently falls back to a default.
+
+Paths in the file are relative to the file's own folder. Secrets (the OBS password,
+stream keys) are never read from event.toml itself: they come from an environment
+variable or from the secrets file, and are held in ``Secret`` objects that never print.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from talkcast.errors import ConfigError
+from talkcast.secrets import Secret, register_secret
+
+# Whisper model names faster-whisper knows how to fetch from the hub, plus the bundled one.
+KNOWN_MODELS = (
+    "tiny.en",
+    "tiny",
+    "base.en",
+    "base",
+    "small.en",
+    "small",
+    "medium.en",
+    "medium",
+    "large-v1",
+    "large-v2",
+    "large-v3",
+    "large",
+    "distil-large-v2",
+    "distil-medium.en",
+    "distil-small.en",
+    "distil-large-v3",
+    "distil-large-v3.5",
+    "large-v3-turbo",
+    "turbo",
+)
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    """The [event] table: what the event is called and where its output goes."""
+
+    name: str
+    output_dir: Path
+    timezone: str = "UTC"
+    secrets_file: Path | None = None
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The [schedule] table: where the programme comes from."""
+
+    file: Path | None = None  # pretalx schedule.json or frab/Pentabarf schedule.xml
+    room: str | None = None  # select one room of a multi-room schedule
+
+
+@dataclass(frozen=True)
+class InlineTalk:
+    """One ``[[talks]]`` entry written directly in event.toml."""
+
+    id: str
+    title: str
+    start: str  # ISO 8601 date-time; without an offset it is in event.timezone
+    duration: str  # "HH:MM", "HH:MM:SS" or minutes as a number string
+    speakers: tuple[str, ...] = ()
+    language: str = ""
+    abstract: str = ""
+    room: str = ""
+
+
+@dataclass(frozen=True)
+class ObsConfig:
+    """The [obs] table: where OBS's websocket server listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 4455
+    password_env: str = "TALKCAST_OBS_PASSWORD"  # noqa: S105 - a variable name, not a password
+    request_timeout: float = 5.0
+    health_interval: float = 2.0
+    password: Secret | None = None  # resolved from password_env or the secrets file
+
+
+@dataclass(frozen=True)
+class ScenesConfig:
+    """The [scenes] table: which OBS scene plays which role."""
+
+    intro: str = "Intro"
+    talk: str = "Talk"
+    break_: str = "Break"
+    qa: str | None = None
+    outro: str = "Outro"
+
+
+@dataclass(frozen=True)
+class TranscodeConfig:
+    """Optional per-destination transcode for platforms that need a lighter stream."""
+
+    scale: str | None = None  # e.g. "1280:720"
+    video_bitrate: str | None = None  # e.g. "2500k"
+
+
+@dataclass(frozen=True)
+class DestinationConfig:
+    """One ``[[destinations]]`` entry: a YouTube channel or any RTMP/RTMPS URL."""
+
+    name: str
+    kind: Literal["youtube", "rtmp"] = "rtmp"
+    url: str = ""  # for youtube: defaults to rtmp://a.rtmp.youtube.com/live2
+    backup: bool = True  # youtube only: also feed the backup ingest
+    backup_url: str = ""  # youtube only: defaults to rtmp://b.rtmp.youtube.com/live2?backup=1
+    key_env: str = ""  # defaults to TALKCAST_KEY_<NAME>
+    enabled: bool = True
+    transcode: TranscodeConfig | None = None
+    key: Secret | None = None  # resolved from key_env or the secrets file
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """The [relay] table: the local ingest OBS streams to, and the safety recording."""
+
+    ingest_port: int = 1935
+    safety_recording: bool = True
+    safety_dir: Path | None = None  # defaults to <output_dir>/safety
+    stall_timeout: float = 10.0  # restart a destination that makes no progress this long
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    healthy_after: float = 30.0  # a run this long resets the backoff
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """The [live] table: how the controller follows the schedule."""
+
+    mode: Literal["auto", "manual"] = "auto"
+    intro_lead: float = 300.0  # switch to intro this many seconds before the first talk
+    talk_lead: float = 0.0  # switch to the talk scene this early
+    outro_after: float = 0.0
+    record: bool = True  # start OBS recording when live starts
+    stop_recording_on_exit: bool = False
+    stream: bool = True  # start OBS streaming to the relay
+    http_host: str = "127.0.0.1"
+    http_port: int = 8787
+    token_env: str = "TALKCAST_LIVE_TOKEN"  # noqa: S105 - a variable name
+    token: Secret | None = None
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    """The [recording] table: how talks are found and cut in the recordings."""
+
+    dir: Path | None = None  # where OBS's recordings are; defaults to the output dir
+    padding_before: float = 0.0
+    padding_after: float = 0.0
+    mode: Literal["smart", "copy", "reencode"] = "smart"
+    preset: str = "veryfast"
+    crf: int = 20
+    loudness_target: float = -16.0  # LUFS, integrated
+    true_peak: float = -1.5  # dBTP
+    normalize_loudness: bool = True
+    title_card: bool = False
+    end_card: bool = False
+    card_seconds: float = 4.0
+    workers: int = 0  # 0: one per core
+
+
+@dataclass(frozen=True)
+class TranscribeConfig:
+    """The [transcribe] table: the Whisper model and the subtitle rules."""
+
+    enabled: bool = True
+    model: str = "tiny.en"  # a known model name, or a folder relative to event.toml
+    compute_type: str = "int8"
+    threads: int = 0  # 0: cores / workers
+    workers: int = 1
+    beam_size: int = 1
+    vad_filter: bool = True
+    language: str | None = None  # None: each talk's own language, else detected
+    glossary: tuple[str, ...] = ()
+    max_line_chars: int = 42
+    max_lines: int = 2
+    min_cue_seconds: float = 1.0
+    max_cue_seconds: float = 7.0
+    max_chars_per_second: float = 20.0
+    pause_seconds: float = 1.5  # a pause this long always ends a cue
+    write_json: bool = True
+
+
+@dataclass(frozen=True)
+class YouTubeConfig:
+    """The [publish.youtube] table."""
+
+    api_endpoint: str = "https://www.googleapis.com/"
+    client_secrets: Path | None = None
+    token_file: Path | None = None
+    privacy: Literal["private", "unlisted", "public"] = "private"
+    publish_at: str | None = None
+    playlist: str | None = None
+    title_template: str = "{title} ({speakers}) - {event}"
+    description_template: str = "{abstract}\n\nSpeakers: {speakers}\nRecorded at {event}, {date}."
+    tags: tuple[str, ...] = ()
+    category_id: str = "28"  # Science & Technology
+    made_for_kids: bool = False
+    license: Literal["youtube", "creativeCommon"] = "youtube"
+    daily_quota: int = 10_000
+    chunk_mib: int = 8
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """The [publish] table."""
+
+    enabled: bool = False
+    youtube: YouTubeConfig = field(default_factory=YouTubeConfig)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole event.toml, resolved: every path absolute, every secret loaded."""
+
+    file: Path
+    event: EventConfig
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    talks: tuple[InlineTalk, ...] = ()
+    obs: ObsConfig = field(default_factory=ObsConfig)
+    scenes: ScenesConfig = field(default_factory=ScenesConfig)
+    destinations: tuple[DestinationConfig, ...] = ()
+    relay: RelayConfig = field(default_factory=RelayConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
+    recording: RecordingConfig = field(default_factory=RecordingConfig)
+    transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in event.toml are resolved against."""
+        return self.file.parent
+
+    @property
+    def output_dir(self) -> Path:
+        """Where every artefact of the event goes."""
+        return self.event.output_dir
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where OBS's recordings are looked for."""
+        return self.recording.dir or self.event.output_dir
+
+
+# Field names that are Python keywords are spelled with a trailing underscore.
+_TOML_NAME = {"break_": "break"}
+# Fields that are filled by talkcast, never written in event.toml.
+_DERIVED = {"password", "key", "token"}
+
+T = TypeVar("T")
+
+
+class _Loader:
+    """Converts a parsed TOML tree into the dataclasses above, naming the key on error."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.base = file.parent
+
+    def fail(self, key: str, message: str) -> typing.NoReturn:
+        raise ConfigError(self.file, key, message)
+
+    def build(self, cls: type[T], data: Any, key: str) -> T:
+        if not isinstance(data, Mapping):
+            self.fail(key, f"expected a table, got {_kind(data)}")
+        hints = typing.get_type_hints(cls)
+        fields = {_TOML_NAME.get(f.name, f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        settable = [n for n, f in fields.items() if f.name not in _DERIVED]
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            sub = f"{key}.{name}" if key else name
+            if name not in settable:
+                self.fail(sub, "unknown key" + _did_you_mean(name, settable))
+            f = fields[name]
+            values[f.name] = self.convert(hints[f.name], value, sub)
+        for name, f in fields.items():
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required and f.name not in values:
+                self.fail(f"{key}.{name}" if key else name, "missing required key")
+        return cls(**values)
+
+    def convert(self, tp: Any, value: Any, key: str) -> Any:
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin in (types.UnionType, typing.Union):
+            inner = [a for a in args if a is not type(None)]
+            return self.convert(inner[0], value, key)
+        if origin is Literal:
+            if value not in args:
+                choices = ", ".join(repr(a) for a in args)
+                self.fail(
+                    key, f"must be one of {choices}, got {value!r}" + _did_you_mean(str(value), [str(a) for a in args])
+                )
+            return value
+        if origin is tuple:
+            if not isinstance(value, list):
+                self.fail(key, f"expected a list, got {_kind(value)}")
+            return tuple(self.convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+        if tp is Path:
+            if not isinstance(value, str) or not value:
+                self.fail(key, f"expected a path string, got {_kind(value)}")
+            return (self.base / Path(value).expanduser()).resolve()
+        if tp is bool:
+            if not isinstance(value, bool):
+                self.fail(key, f"expected true or false, got {_kind(value)}")
+            return value
+        if tp is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.fail(key, f"expected a whole number, got {_kind(value)}")
+            return value
+        if tp is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.fail(key, f"expected a number, got {_kind(value)}")
+            return float(value)
+        if tp is str:
+            if not isinstance(value, str):
+                self.fail(key, f"expected a string, got {_kind(value)}")
+            return value
+        if dataclasses.is_dataclass(tp):
+            return self.build(tp, value, key)  # type: ignore[arg-type]
+        raise TypeError(f"config type {tp!r} is not supported")  # a bug in this module
+
+
+def _kind(value: Any) -> str:
+    names = {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate event.toml; resolve relative paths and load the secrets."""
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise ConfigError(file, None, "file not found" if not file.exists() else "not a file")
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(file, None, f"not valid TOML: {err}") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(file, None, f"cannot be read: {err}") from err
+
+    loader = _Loader(file)
+    if "event" not in data:
+        loader.fail("event", "missing required table [event]")
+    cfg = _build_config(loader, data, file)
+    return _resolve_secrets(loader, cfg, environ if environ is not None else os.environ)
+
+
+def _build_config(loader: _Loader, data: dict[str, Any], file: Path) -> Config:
+    hints = typing.get_type_hints(Config)
+    names = [f.name for f in dataclasses.fields(Config) if f.name != "file"]
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in names:
+            loader.fail(name, "unknown table" + _did_you_mean(name, names))
+        values[name] = loader.convert(hints[name], value, name)
+    cfg = Config(file=file, **values)
+    _check(loader, cfg)
+    return cfg
+
+
+def _check(loader: _Loader, cfg: Config) -> None:
+    """Cross-field checks that the types alone cannot express."""
+    try:
+        ZoneInfo(cfg.event.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        loader.fail("event.timezone", f"unknown time zone '{cfg.event.timezone}'")
+    model = cfg.transcribe.model
+    if not _looks_like_path(model) and model not in KNOWN_MODELS:
+        loader.fail("transcribe.model", f"unknown model '{model}'" + _did_you_mean(model, list(KNOWN_MODELS)))
+    if _looks_like_path(model) and not (cfg.base_dir / model).is_dir():
+        loader.fail("transcribe.model", f"model folder '{model}' does not exist")
+    if cfg.schedule.file is not None and not cfg.schedule.file.is_file():
+        loader.fail("schedule.file", f"file '{cfg.schedule.file}' does not exist")
+    if cfg.event.secrets_file is not None and not cfg.event.secrets_file.is_file():
+        loader.fail("event.secrets_file", f"file '{cfg.event.secrets_file}' does not exist")
+    names = [d.name for d in cfg.destinations]
+    for i, dest in enumerate(cfg.destinations):
+        if names.count(dest.name) > 1:
+            loader.fail(f"destinations[{i}].name", f"'{dest.name}' is used twice")
+        if dest.kind == "rtmp" and not dest.url.startswith(("rtmp://", "rtmps://")):
+            loader.fail(f"destinations[{i}].url", "expected an rtmp:// or rtmps:// URL")
+    if cfg.transcribe.workers < 1:
+        loader.fail("transcribe.workers", "must be at least 1")
+    if cfg.recording.padding_before < 0 or cfg.recording.padding_after < 0:
+        loader.fail("recording.padding_before", "padding must not be negative")
+    seen: set[str] = set()
+    for i, talk in enumerate(cfg.talks):
+        if talk.id in seen:
+            loader.fail(f"talks[{i}].id", f"'{talk.id}' is used twice")
+        seen.add(talk.id)
+
+
+def _looks_like_path(model: str) -> bool:
+    return "/" in model or model.startswith(".")
+
+
+def model_path(cfg: Config) -> str:
+    """The configured Whisper model: a known name, or an absolute folder path."""
+    model = cfg.transcribe.model
+    return str((cfg.base_dir / model).resolve()) if _looks_like_path(model) else model
+
+
+def _resolve_secrets(loader: _Loader, cfg: Config, environ: Mapping[str, str]) -> Config:
+    """Fill in the Secret fields from the environment, then from the secrets file."""
+    file_secrets = _read_secrets_file(cfg)
+
+    def lookup(env_name: str, file_key: str) -> Secret | None:
+        value = environ.get(env_name) if env_name else None
+        if value is None:
+            value = file_secrets.get(file_key)
+        if value is None or value == "":
+            return None
+        return register_secret(Secret(value))
+
+    obs = dataclasses.replace(cfg.obs, password=lookup(cfg.obs.password_env, "obs_password"))
+    live = dataclasses.replace(cfg.live, token=lookup(cfg.live.token_env, "live_token"))
+    dests = []
+    for d in cfg.destinations:
+        env = d.key_env or "TALKCAST_KEY_" + "".join(c if c.isalnum() else "_" for c in d.name).upper()
+        dests.append(dataclasses.replace(d, key_env=env, key=lookup(env, f"keys.{d.name}")))
+    return dataclasses.replace(cfg, obs=obs, live=live, destinations=tuple(dests))
+
+
+def _read_secrets_file(cfg: Config) -> dict[str, str]:
+    """Flatten secrets.toml into dotted keys; its default place is beside event.toml."""
+    path = cfg.event.secrets_file or cfg.base_dir / "secrets.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as err:
+        # Never echo the file's content: it is full of secrets.
+        raise ConfigError(path, None, f"cannot be read as TOML ({type(err).__name__})") from err
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, node: Mapping[str, Any]) -> None:
+        for k, v in node.items():
+            name = f"{prefix}{k}"
+            if isinstance(v, Mapping):
+                walk(name + ".", v)
+            elif isinstance(v, str):
+                flat[name] = v
+            else:
+                raise ConfigError(path, name, "expected a string")
+
+    walk("", data)
+    return flat
+
+
+def minimal_config(output_dir: Path, *, name: str = "talkcast", file: Path | None = None) -> Config:
+    """A config for commands run without event.toml (for example ``cut`` on a cuts.toml)."""
+    base = file or output_dir / "event.toml"
+    return Config(file=base, event=EventConfig(name=name, output_dir=output_dir))

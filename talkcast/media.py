@@ -1,0 +1,330 @@
+"""ffprobe and the one ffmpeg runner.
+
+Pure functions elsewhere build ffmpeg argument lists; this module executes them. The
+runner finds and checks each binary once, logs ``shlex.join(args)`` with secrets
+redacted, reads ``-progress pipe:1`` rather than scraping stderr, and raises
+``MediaError`` carrying the exit code and the tail of stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import shlex
+import shutil
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from talkcast.errors import MediaError, ToolMissing
+from talkcast.secrets import redact
+
+log = logging.getLogger(__name__)
+
+STDERR_TAIL_LINES = 12
+
+
+@functools.cache
+def tool(name: str) -> str:
+    """The absolute path of an external program, checked once; ``ToolMissing`` if absent."""
+    path = shutil.which(name)
+    if path is None:
+        hint = {"espeak-ng": "espeak-ng", "obs": "obs-studio", "nginx": "nginx-light libnginx-mod-rtmp"}
+        pkg = hint.get(name, "ffmpeg")
+        raise ToolMissing(f"{name} is not installed (apt-get install {pkg}, or run `make demo`)")
+    return path
+
+
+@functools.cache
+def ffmpeg_version() -> str:
+    """The installed ffmpeg's version string, e.g. ``5.1.9-0+deb12u1``."""
+    out = subprocess.run([tool("ffmpeg"), "-hide_banner", "-version"], capture_output=True, text=True, check=False)
+    match = re.search(r"ffmpeg version (\S+)", out.stdout)
+    return match.group(1) if match else "unknown"
+
+
+# ---------------------------------------------------------------- ffprobe
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One stream of a media file, as ffprobe describes it."""
+
+    index: int
+    codec_type: str  # "video", "audio", ...
+    codec_name: str
+    time_base: Fraction
+    start_time: float
+    duration: float | None
+    # video
+    width: int = 0
+    height: int = 0
+    pix_fmt: str = ""
+    profile: str = ""
+    level: int = 0
+    frame_rate: Fraction = Fraction(0)
+    has_b_frames: int = 0
+    field_order: str = ""
+    color_range: str = ""
+    color_space: str = ""
+    # audio
+    sample_rate: int = 0
+    channels: int = 0
+    channel_layout: str = ""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ffprobe says about a media file."""
+
+    path: Path
+    format_name: str
+    duration: float
+    start_time: float
+    streams: tuple[Stream, ...]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def video(self) -> Stream | None:
+        """The first video stream, if any."""
+        return next((s for s in self.streams if s.codec_type == "video"), None)
+
+    @property
+    def audio(self) -> Stream | None:
+        """The first audio stream, if any."""
+        return next((s for s in self.streams if s.codec_type == "audio"), None)
+
+
+def _fraction(text: str | None) -> Fraction:
+    if not text or "/" not in text:
+        return Fraction(0)
+    num, den = text.split("/", 1)
+    return Fraction(int(num), int(den)) if int(den) else Fraction(0)
+
+
+def _float(text: object, default: float = 0.0) -> float:
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+
+
+def parse_probe(path: Path, data: dict[str, object]) -> Probe:
+    """Turn ffprobe's ``-show_format -show_streams`` JSON into a ``Probe``."""
+    fmt = data.get("format") or {}
+    assert isinstance(fmt, dict)
+    streams = []
+    for s in data.get("streams") or []:  # type: ignore[attr-defined]
+        streams.append(
+            Stream(
+                index=int(s.get("index", 0)),
+                codec_type=str(s.get("codec_type", "")),
+                codec_name=str(s.get("codec_name", "")),
+                time_base=_fraction(s.get("time_base")),
+                start_time=_float(s.get("start_time")),
+                duration=_float(s["duration"]) if "duration" in s else None,
+                width=int(s.get("width", 0)),
+                height=int(s.get("height", 0)),
+                pix_fmt=str(s.get("pix_fmt", "")),
+                profile=str(s.get("profile", "")),
+                level=int(s.get("level", 0) or 0),
+                frame_rate=_fraction(s.get("r_frame_rate")) or _fraction(s.get("avg_frame_rate")),
+                has_b_frames=int(s.get("has_b_frames", 0)),
+                field_order=str(s.get("field_order", "")),
+                color_range=str(s.get("color_range", "")),
+                color_space=str(s.get("color_space", "")),
+                sample_rate=int(s.get("sample_rate", 0) or 0),
+                channels=int(s.get("channels", 0) or 0),
+                channel_layout=str(s.get("channel_layout", "")),
+            )
+        )
+    tags = fmt.get("tags") or {}
+    return Probe(
+        path=path,
+        format_name=str(fmt.get("format_name", "")),
+        duration=_float(fmt.get("duration")),
+        start_time=_float(fmt.get("start_time")),
+        streams=tuple(streams),
+        tags={str(k): str(v) for k, v in tags.items()},
+    )
+
+
+def probe(path: Path) -> Probe:
+    """ffprobe ``path``; ``MediaError`` naming the file if it is missing or unreadable."""
+    if not path.is_file():
+        raise MediaError(f"{path}: file not found")
+    args = [tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = _tail(proc.stderr.splitlines())
+        raise MediaError(
+            f"{path.name}: not a readable media file ({tail.splitlines()[-1] if tail else 'ffprobe failed'})",
+            command=redact(shlex.join(args)),
+            exit_code=proc.returncode,
+            stderr_tail=tail,
+        )
+    result = parse_probe(path, json.loads(proc.stdout or "{}"))
+    if not result.streams:
+        raise MediaError(f"{path.name}: contains no audio or video streams")
+    return result
+
+
+def keyframe_times(path: Path) -> list[float]:
+    """Presentation times (seconds) of the video keyframes, read from packet flags.
+
+    Packets are read without decoding, so this is fast even on hours of footage.
+    """
+    args = [
+        tool("ffprobe"), "-v", "error", "-select_streams", "v:0",
+        "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", str(path),
+    ]  # fmt: skip
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise MediaError(
+            f"{path.name}: cannot read keyframes",
+            exit_code=proc.returncode,
+            stderr_tail=_tail(proc.stderr.splitlines()),
+        )
+    return parse_keyframes(proc.stdout.splitlines())
+
+
+def parse_keyframes(lines: Iterable[str]) -> list[float]:
+    """Keyframe times from ffprobe ``packet=pts_time,flags`` CSV lines, sorted."""
+    times = []
+    for line in lines:
+        pts, _, flags = line.partition(",")
+        if "K" in flags and pts not in ("", "N/A"):
+            times.append(float(pts))
+    return sorted(times)
+
+
+# ---------------------------------------------------------------- ffmpeg
+
+
+@dataclass
+class Progress:
+    """One block of ffmpeg's ``-progress`` output."""
+
+    out_time: float = 0.0  # seconds of output written
+    frame: int = 0
+    fps: float = 0.0
+    bitrate_kbps: float = 0.0
+    total_size: int = 0
+    speed: float = 0.0
+    done: bool = False
+
+
+class ProgressParser:
+    """Pure parser of ffmpeg's ``-progress`` key=value stream; yields a Progress per block."""
+
+    def __init__(self) -> None:
+        self._current = Progress()
+
+    def feed(self, line: str) -> Progress | None:
+        """Feed one line; returns a ``Progress`` when a block ends (``progress=...``)."""
+        key, sep, value = line.strip().partition("=")
+        if not sep:
+            return None
+        value = value.strip()
+        p = self._current
+        if key == "out_time_us" and value not in ("N/A", ""):
+            p.out_time = max(0, int(value)) / 1_000_000
+        elif key == "frame":
+            p.frame = int(_float(value))
+        elif key == "fps":
+            p.fps = _float(value)
+        elif key == "bitrate":
+            p.bitrate_kbps = _float(value.removesuffix("kbits/s"))
+        elif key == "total_size":
+            p.total_size = int(_float(value))
+        elif key == "speed":
+            p.speed = _float(value.removesuffix("x"))
+        elif key == "progress":
+            p.done = value == "end"
+            self._current = Progress()
+            return p
+        return None
+
+
+def ffmpeg_args(*args: str | Path) -> list[str]:
+    """The common prefix of every ffmpeg run, then ``args``: quiet, progress on stdout."""
+    return [
+        tool("ffmpeg"), "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+        "-progress", "pipe:1", "-nostats", *map(str, args),
+    ]  # fmt: skip
+
+
+def _tail(lines: Iterable[str]) -> str:
+    return redact("\n".join(list(lines)[-STDERR_TAIL_LINES:]).strip())
+
+
+def run_ffmpeg(
+    args: Sequence[str | Path],
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    what: str = "ffmpeg",
+) -> None:
+    """Run ffmpeg with ``args`` (after ``ffmpeg_args``' prefix), reporting progress.
+
+    ``what`` names the job in the error (e.g. "talk 'kafka': cut"). Raises ``MediaError``
+    with the exit code and the tail of stderr on failure.
+    """
+    full = ffmpeg_args(*args)
+    command = redact(shlex.join(full))
+    log.debug("running %s", command)
+    proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
+    stderr: deque[str] = deque(maxlen=200)
+    # stderr is drained on a thread so that a chatty ffmpeg never blocks on a full pipe.
+    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr or ()), daemon=True)
+    drain.start()
+    parser = ProgressParser()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            block = parser.feed(line)
+            if block is not None and on_progress is not None:
+                on_progress(block)
+        code = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        drain.join(timeout=5)
+    if code != 0:
+        tail = _tail(stderr)
+        last = tail.splitlines()[-1] if tail else f"exit code {code}"
+        raise MediaError(f"{what} failed: {last}", command=command, exit_code=code, stderr_tail=tail)
+
+
+def run_capture(args: Sequence[str | Path], *, what: str = "ffmpeg") -> str:
+    """Run ffmpeg (no progress) and return its stderr, for filters that report there (loudnorm)."""
+    full = [tool("ffmpeg"), "-hide_banner", "-nostdin", "-y", *map(str, args)]
+    command = redact(shlex.join(full))
+    log.debug("running %s", command)
+    proc = subprocess.run(full, capture_output=True, text=True, errors="replace", check=False)
+    if proc.returncode != 0:
+        tail = _tail(proc.stderr.splitlines())
+        raise MediaError(f"{what} failed: {tail.splitlines()[-1] if tail else proc.returncode}",
+                         command=command, exit_code=proc.returncode, stderr_tail=tail)  # fmt: skip
+    return proc.stderr
+
+
+def decode_errors(path: Path) -> str:
+    """Decode the whole file and return what ffmpeg reports at level error ('' if clean)."""
+    proc = subprocess.run(
+        [tool("ffmpeg"), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True, text=True, errors="replace", check=False,
+    )  # fmt: skip
+    return proc.stderr.strip()
+
+
+def iter_lines(text: str) -> Iterator[str]:
+    """Non-empty stripped lines of ``text``."""
+    return (line.strip() for line in text.splitlines() if line.strip())

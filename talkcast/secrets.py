@@ -1,0 +1,83 @@
+"""Secrets that never print, and the redaction every log line goes through.
+
+A ``Secret`` hides its value from ``str()``/``repr()``; code that really needs the value
+calls ``reveal()``. Every secret loaded is registered, and ``redact()`` (used by the
+logging filter, the media runner and error messages) replaces any registered value,
+and the key part of any RTMP URL, with ``****``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+MASK = "****"
+_lock = threading.Lock()
+_known: set[str] = set()
+
+# rtmp://host/app/KEY or rtmps://host:443/app/KEY?backup=1 -> the last path segment is the key.
+_RTMP_KEY = re.compile(r"(rtmps?://[^/\s]+/[^/\s?]+/)([^\s?/'\"]+)")
+# Bearer tokens and OAuth fields that may show up in a dumped request.
+_TOKENS = re.compile(r"((?:Bearer |access_token[\"']?[:=]\s*[\"']?|refresh_token[\"']?[:=]\s*[\"']?))([\w.\-/+=]{8,})")
+
+
+class Secret:
+    """A secret string. ``str()`` and ``repr()`` show ``****``; ``reveal()`` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself: pass it on, never print it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def register_secret(secret: Secret) -> Secret:
+    """Remember ``secret`` so that ``redact`` removes it from any text."""
+    value = secret.reveal()
+    if len(value) >= 4:  # a shorter "secret" would mask ordinary text everywhere
+        with _lock:
+            _known.add(value)
+    return secret
+
+
+def register_value(value: str) -> None:
+    """Remember a raw secret value (an OAuth token, say) for redaction."""
+    register_secret(Secret(value))
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every known secret, RTMP key and bearer token masked."""
+    with _lock:
+        known = sorted(_known, key=len, reverse=True)
+    for value in known:
+        text = text.replace(value, MASK)
+    text = _RTMP_KEY.sub(lambda m: m.group(1) + MASK, text)
+    return _TOKENS.sub(lambda m: m.group(1) + MASK, text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts the formatted message of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the record's message by its redacted form; never drops a record."""
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
