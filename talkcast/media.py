@@ -328,3 +328,14 @@ def decode_errors(path: Path) -> str:
 def iter_lines(text: str) -> Iterator[str]:
     """Non-empty stripped lines of ``text``."""
     return (line.strip() for line in text.splitlines() if line.strip())
+
+
+def filter_path(path: Path) -> str:
+    """Escape a file path for use as a filter option value (``textfile=``, ``subtitles=``).
+
+    Two levels apply: the option value (``\\``, ``'`` and ``:`` are special) and the
+    filtergraph (``,``, ``;``, ``[``, ``]``). Quoting the value with ``'...'`` handles
+    the graph level; inside the quotes only ``'`` needs its own treatment.
+    """
+    text = str(path).replace("\\", "\\\\").replace(":", "\\:")
+    return "'" + text.replace("'", "'\\\\\\''") + "'"
