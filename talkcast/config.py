@@ -76,7 +76,7 @@ class InlineTalk:
     id: str
     title: str
     start: str  # ISO 8601 date-time; without an offset it is in event.timezone
-    duration: str  # "HH:MM", "HH:MM:SS" or minutes as a number string
+    duration: str | float  # "HH:MM", "HH:MM:SS" or minutes
     speakers: tuple[str, ...] = ()
     language: str = ""
     abstract: str = ""
@@ -303,6 +303,12 @@ class _Loader:
         args = typing.get_args(tp)
         if origin in (types.UnionType, typing.Union):
             inner = [a for a in args if a is not type(None)]
+            for alternative in inner[1:]:
+                # Several accepted types (e.g. `str | float`): the first that fits wins.
+                try:
+                    return self.convert(alternative, value, key)
+                except ConfigError:
+                    continue
             return self.convert(inner[0], value, key)
         if origin is Literal:
             if value not in args:
@@ -397,10 +403,11 @@ def _check(loader: _Loader, cfg: Config) -> None:
         loader.fail("schedule.file", f"file '{cfg.schedule.file}' does not exist")
     if cfg.event.secrets_file is not None and not cfg.event.secrets_file.is_file():
         loader.fail("event.secrets_file", f"file '{cfg.event.secrets_file}' does not exist")
-    names = [d.name for d in cfg.destinations]
+    names: set[str] = set()
     for i, dest in enumerate(cfg.destinations):
-        if names.count(dest.name) > 1:
+        if dest.name in names:
             loader.fail(f"destinations[{i}].name", f"'{dest.name}' is used twice")
+        names.add(dest.name)
         if dest.kind == "rtmp" and not dest.url.startswith(("rtmp://", "rtmps://")):
             loader.fail(f"destinations[{i}].url", "expected an rtmp:// or rtmps:// URL")
     if cfg.transcribe.workers < 1:

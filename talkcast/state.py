@@ -92,9 +92,12 @@ class StateStore:
                 f"{self.path}: written by a newer talkcast (schema {version}, this one knows {SCHEMA_VERSION})"
             )
         for number in range(version, SCHEMA_VERSION):
-            with self._transaction():
-                self._db.executescript(_SCHEMA[number])
-                self._db.execute(f"PRAGMA user_version = {number + 1}")
+            # executescript() would commit on its own; run the statements inside one transaction.
+            with self._transaction() as db:
+                for statement in _SCHEMA[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

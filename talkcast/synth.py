@@ -97,7 +97,9 @@ def render_programme(
                 f":box=1:boxcolor=black@0.6:x=(w-text_w)/2:y=h/3:enable='between(t,{start:.3f},{end:.3f})'"
             )
         draw.append("drawtext=text='%{pts\\:hms}':fontsize=20:fontcolor=yellow:x=10:y=h-40")
-        graph.append(f"testsrc2=size={size}:rate={fps}:duration={total:.6f}," + ",".join(draw) + ",format=yuv420p[vout]")
+        graph.append(
+            f"testsrc2=size={size}:rate={fps}:duration={total:.6f}," + ",".join(draw) + ",format=yuv420p[vout]"
+        )
         script = tmp / "graph.txt"
         script.write_text(";\n".join(graph), encoding="utf-8")
         run_ffmpeg(

@@ -1,0 +1,261 @@
+"""``talkcast [-c event.toml] <command>``: thin handlers over the library.
+
+Exit codes: 0 success, 1 the work failed, 2 bad usage or an invalid config. Errors are
+one line naming the file, key or talk at fault; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from talkcast import __version__
+from talkcast.config import Config, load_config
+from talkcast.errors import TalkcastError
+from talkcast.secrets import RedactingFilter
+
+log = logging.getLogger("talkcast")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = argparse.ArgumentParser(prog="talkcast", description="Put tech talks on video.")
+    parser.add_argument(
+        "-c", "--config", type=Path, default=Path("event.toml"), help="event.toml (default: ./event.toml)"
+    )
+    parser.add_argument("--debug", action="store_true", help="verbose logs and tracebacks")
+    parser.add_argument("--plain", action="store_true", help="plain line-per-event output, no live table")
+    parser.add_argument("--version", action="version", version=f"talkcast {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    live = sub.add_parser("live", help="run the event: drive OBS on the schedule, restream, mark talks")
+    live.add_argument("--setup-scenes", action="store_true", help="create missing scenes in OBS (first rehearsal)")
+    live.add_argument("--mode", choices=["auto", "manual"], help="start in this mode (default: from event.toml)")
+    live.add_argument("--no-ui", action="store_true", help="no terminal status screen (log lines instead)")
+
+    sub.add_parser("plan", help="write cuts.toml from the journal and the schedule")
+
+    def talk_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--talk", metavar="ID", help="only this talk")
+
+    cut = sub.add_parser("cut", help="cut each talk out of the recordings")
+    talk_option(cut)
+    cut.add_argument("--mode", choices=["smart", "copy", "reencode"], help="cut mode (default: smart)")
+    cut.add_argument("--workers", type=int, default=0, help="talks cut at once (default: cores)")
+
+    tr = sub.add_parser("transcribe", help="write subtitles and transcripts for each cut talk")
+    talk_option(tr)
+    tr.add_argument("--workers", type=int, default=0, help="talks transcribed at once")
+
+    pub = sub.add_parser("publish", help="upload talks to YouTube with captions, thumbnail and playlist")
+    talk_option(pub)
+    pub.add_argument("--dry-run", action="store_true", help="print the requests and quota, send nothing")
+    pub.add_argument("--force-metadata", action="store_true", help="update titles/descriptions of uploaded talks")
+
+    post = sub.add_parser("post", help="plan + cut + transcribe + publish; resumable")
+    talk_option(post)
+    post.add_argument("--until", choices=["plan", "cut", "transcribe", "publish"], help="stop after this stage")
+    post.add_argument("--redo", choices=["cut", "transcribe", "publish"], help="redo this stage and what follows")
+    post.add_argument("--skip-publish", action="store_true", help="do everything but upload")
+    post.add_argument("--mode", choices=["smart", "copy", "reencode"], help="cut mode (default: smart)")
+    post.add_argument("--cluster", metavar="tcp://HOST:8786", help="run stages on a Dask cluster")
+    post.add_argument("--workers", type=int, default=0, help="local worker processes (default: cores)")
+
+    demo = sub.add_parser("demo", help="generate a small example event and run the whole pipeline on it")
+    demo.add_argument("dir", nargs="?", type=Path, default=Path("demo-event"), help="where (default: ./demo-event)")
+
+    sub.add_parser("doctor", help="check ffmpeg, disk, the Whisper model and OBS")
+
+    auth = sub.add_parser("auth", help="authorise talkcast to upload to a YouTube channel")
+    auth.add_argument("service", choices=["youtube"])
+    auth.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    return parser
+
+
+def setup_logging(debug: bool) -> None:
+    """Log to stderr, every line redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if debug else "%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logging.getLogger("talkcast").setLevel(logging.DEBUG if debug else logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``talkcast`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.debug)
+    handler: Callable[[argparse.Namespace], int] = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except TalkcastError as err:
+        if args.debug:
+            log.exception("failed")
+        print(f"talkcast: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("talkcast: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"talkcast: internal error: {type(err).__name__}: {err} (run with --debug for details)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+# ---------------------------------------------------------------- post-event commands
+
+
+def _run_pipeline(args: argparse.Namespace, stages: tuple[str, ...], **extra: Any) -> int:
+    from talkcast import pipeline
+    from talkcast.progress import make_display
+    from talkcast.summary import print_summary
+
+    cfg = _config(args)
+    options = pipeline.Options(
+        talk=getattr(args, "talk", None),
+        stages=stages,
+        redo=getattr(args, "redo", None),
+        cut_mode=getattr(args, "mode", None),
+        cluster=getattr(args, "cluster", None),
+        workers=getattr(args, "workers", 0) or 0,
+        **extra,
+    )
+    publisher = _publisher(cfg) if "publish" in stages else None
+    with make_display(True if args.plain else None) as display:
+        report = pipeline.run(cfg, options, display, publisher=publisher)
+    print_summary(cfg, report)
+    return EXIT_FAILED if report.failed or report.messages else EXIT_OK
+
+
+def _publisher(cfg: Config) -> Callable[..., dict[str, dict[str, Any]]] | None:
+    if not cfg.publish.enabled:
+        return None
+    from publish.pipeline import publish_jobs
+
+    return publish_jobs
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """``talkcast plan``: write cuts.toml and print one line per talk."""
+    from recorder.plan import run_plan
+
+    from talkcast.schedule import Schedule, load_schedule
+    from talkcast.state import StateStore
+
+    cfg = _config(args)
+    has_schedule = cfg.schedule.file is not None or bool(cfg.talks)
+    schedule = load_schedule(cfg) if has_schedule else Schedule(talks=())
+    for w in schedule.warnings:
+        print(f"warning: {w}")
+    with StateStore(cfg.output_dir / "state.db") as store:
+        report = run_plan(cfg, schedule, store)
+    for line in [*report.warnings]:
+        print(f"warning: {line}")
+    for line in report.kept_edits:
+        print(f"kept your edit: {line}")
+    for line in report.summary:
+        print(line)
+    print(f"wrote {cfg.output_dir / 'cuts.toml'}")
+    return EXIT_OK
+
+
+def cmd_cut(args: argparse.Namespace) -> int:
+    """``talkcast cut``: cut every talk of cuts.toml."""
+    return _run_pipeline(args, ("cut",))
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    """``talkcast transcribe``: subtitles for every cut talk."""
+    return _run_pipeline(args, ("transcribe",))
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """``talkcast publish``: upload every transcribed talk."""
+    cfg = _config(args)
+    if not cfg.publish.enabled:
+        print(f"{cfg.file.name}: publish.enabled is false; nothing to publish")
+        return EXIT_OK
+    return _run_pipeline(args, ("publish",), dry_run=args.dry_run, force_metadata=args.force_metadata)
+
+
+def cmd_post(args: argparse.Namespace) -> int:
+    """``talkcast post``: the whole evening, resumable."""
+    from talkcast.pipeline import STAGES
+
+    stages = STAGES[: STAGES.index(args.until) + 1] if args.until else STAGES
+    if args.skip_publish:
+        stages = tuple(s for s in stages if s != "publish")
+    code = _run_pipeline(args, stages)
+    _build_site(_config(args))
+    return code
+
+
+def _build_site(cfg: Config) -> Path | None:
+    from talkcast.archive import build_archive
+
+    return build_archive(cfg)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``talkcast demo``: generate an example event and run the pipeline on it."""
+    from talkcast.demo import run_demo
+
+    return run_demo(args.dir, plain=args.plain)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """``talkcast doctor``: one line per check with ok/fail and a hint."""
+    from talkcast.doctor import run_doctor
+
+    return run_doctor(args.config)
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    """``talkcast live``: the controller for the night."""
+    from streamer.live import run_live
+
+    from talkcast.schedule import load_schedule
+
+    cfg = _config(args)
+    schedule = load_schedule(cfg)
+    return run_live(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui)
+
+
+def cmd_auth(args: argparse.Namespace) -> int:
+    """``talkcast auth youtube``: the installed-app OAuth flow with a loopback redirect."""
+    from publish.auth import authorize
+
+    cfg = _config(args)
+    authorize(cfg, open_browser=not args.no_browser)
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "live": cmd_live,
+    "plan": cmd_plan,
+    "cut": cmd_cut,
+    "transcribe": cmd_transcribe,
+    "publish": cmd_publish,
+    "post": cmd_post,
+    "demo": cmd_demo,
+    "doctor": cmd_doctor,
+    "auth": cmd_auth,
+}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

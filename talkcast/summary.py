@@ -1,0 +1,36 @@
+"""The table printed at the end of a pipeline run."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from talkcast.config import Config
+from talkcast.pipeline import TALK_STAGES, RunReport
+from talkcast.timecode import format_clock
+
+
+def summary_rows(report: RunReport) -> list[list[str]]:
+    """One row per talk: id, each stage's status, duration, link, what needs a human."""
+    rows = []
+    for status in report.talks:
+        duration = format_clock(status.talk.duration, millis=False)
+        human = [*status.needs_human, *status.errors]
+        rows.append(
+            [status.talk.id, *(status.stages.get(s, "-") for s in TALK_STAGES), duration, status.url, "; ".join(human)]
+        )
+    return rows
+
+
+def print_summary(cfg: Config, report: RunReport, console: Console | None = None) -> None:
+    """Print the summary table and where the outputs are."""
+    console = console or Console(soft_wrap=True)
+    table = Table(title=f"{cfg.event.name}: {len(report.talks)} talks")
+    for name in ("talk", *TALK_STAGES, "duration", "YouTube", "needs a human"):
+        table.add_column(name, overflow="fold")
+    for row in summary_rows(report):
+        table.add_row(*row)
+    console.print(table)
+    for message in report.messages:
+        console.print(message)
+    console.print(f"outputs: {cfg.output_dir / 'talks'}   manifest: {cfg.output_dir / 'manifest.json'}")

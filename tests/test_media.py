@@ -1,0 +1,96 @@
+"""The media runner: ffprobe facts, keyframes, progress parsing, and errors that say why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from talkcast.errors import MediaError
+from talkcast.media import ProgressParser, keyframe_times, parse_keyframes, probe, run_ffmpeg
+from talkcast.secrets import Secret, register_secret
+from talkcast.synth import Segment, render_programme
+
+
+@pytest.fixture(scope="module")
+def programme(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("media") / "prog.mkv"
+    render_programme([Segment("one", seconds=2.0), Segment("two", seconds=2.0)], out, size="320x180", gop=25)
+    return out
+
+
+def test_probe_reports_streams_and_duration(programme: Path) -> None:
+    info = probe(programme)
+    assert info.video is not None and info.video.codec_name == "h264"
+    assert (info.video.width, info.video.height) == (320, 180)
+    assert info.video.frame_rate == 25
+    assert info.audio is not None and info.audio.sample_rate == 48000
+    assert info.duration == pytest.approx(4.0, abs=0.1)
+
+
+def test_keyframes_follow_the_gop(programme: Path) -> None:
+    times = keyframe_times(programme)
+    assert len(times) == 4  # 100 frames, a keyframe every 25
+    assert times[1] - times[0] == pytest.approx(1.0, abs=0.01)
+
+
+def test_parse_keyframes_ignores_non_key_packets() -> None:
+    assert parse_keyframes(["0.000,K__", "0.040,___", "N/A,K__", "2.000,K_"]) == [0.0, 2.0]
+
+
+def test_progress_parser_yields_one_block_per_progress_line() -> None:
+    parser = ProgressParser()
+    lines = ["frame=50", "fps=25.0", "bitrate= 512.3kbits/s", "total_size=1024", "out_time_us=2000000", "speed=1.01x"]
+    assert all(parser.feed(line) is None for line in lines)
+    block = parser.feed("progress=continue")
+    assert block is not None
+    assert (block.frame, block.out_time, block.bitrate_kbps, block.speed, block.done) == (50, 2.0, 512.3, 1.01, False)
+    assert parser.feed("out_time_us=N/A") is None
+    final = parser.feed("progress=end")
+    assert final is not None and final.done and final.out_time == 0.0
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match=r"talk\.mkv: file not found"):
+        probe(tmp_path / "talk.mkv")
+
+
+def test_corrupt_file_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.mkv"
+    bad.write_bytes(b"\x1a\x45\xdf\xa3" + b"garbage" * 100)
+    with pytest.raises(MediaError, match=r"^broken\.mkv: not a readable media file"):
+        probe(bad)
+
+
+def test_failed_run_carries_exit_code_and_redacted_stderr(tmp_path: Path) -> None:
+    key = register_secret(Secret("live-key-0000-1111"))
+    with pytest.raises(MediaError) as info:
+        run_ffmpeg(
+            ["-i", f"rtmp://127.0.0.1:9/live2/{key.reveal()}", "-t", "1", str(tmp_path / "x.mp4")], what="relay test"
+        )
+    err = info.value
+    assert err.returncode not in (0, None)
+    assert str(err).startswith("relay test failed:")
+    assert err.stderr_tail
+    for text in (str(err), err.command, err.stderr_tail):
+        assert "live-key-0000-1111" not in text
+    assert "rtmp://127.0.0.1:9/live2/****" in err.command
+
+
+def test_progress_reaches_the_callback(tmp_path: Path) -> None:
+    seen: list[float] = []
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x90:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(tmp_path / "o.mp4"),
+        ],
+        on_progress=lambda p: seen.append(p.out_time),
+    )
+    assert seen and seen[-1] == pytest.approx(2.0, abs=0.1)

@@ -1,0 +1,61 @@
+"""state.db: WAL, versioned schema, per-talk stages and data; the manifest comes from it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from talkcast.errors import StateError
+from talkcast.state import SCHEMA_VERSION, StateStore, write_manifest
+
+
+def test_store_is_wal_and_versioned(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "state.db"):
+        pass
+    db = sqlite3.connect(tmp_path / "state.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StateError, match="written by a newer talkcast"):
+        StateStore(tmp_path / "state.db")
+
+
+def test_stages_and_data_survive_reopening(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "state.db") as store:
+        store.set_stage(
+            "kafka", "cut", "done", input_hash="h1", result={"artefacts": {"video": "talks/kafka/talk.mp4"}}
+        )
+        store.put("kafka", "youtube.video_id", "abc123")
+    with StateStore(tmp_path / "state.db") as store:
+        rec = store.stage("kafka", "cut")
+        assert rec is not None and rec.status == "done" and rec.input_hash == "h1"
+        assert rec.result["artefacts"]["video"] == "talks/kafka/talk.mp4"
+        assert store.get("kafka", "youtube.video_id") == "abc123"
+        assert store.get("kafka", "missing", 7) == 7
+        store.clear_stage("kafka", "cut")
+        assert store.stage("kafka", "cut") is None
+
+
+def test_manifest_lists_artefacts_durations_and_states(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "state.db") as store:
+        store.set_talk_info("kafka", {"title": "Balancing a Kafka cluster"})
+        store.set_stage(
+            "kafka", "cut", "done", result={"artefacts": {"video": "talks/kafka/talk.mp4"}, "duration": 12.5}
+        )
+        store.set_stage("kafka", "publish", "failed", error="quota")
+        path = write_manifest(store, tmp_path, "SRE Meetup #12")
+    manifest = json.loads(path.read_text())
+    talk = manifest["talks"]["kafka"]
+    assert talk["title"] == "Balancing a Kafka cluster"
+    assert talk["artefacts"] == {"video": "talks/kafka/talk.mp4"}
+    assert talk["cut"]["duration"] == 12.5
+    assert talk["stages"]["publish"] == {"status": "failed", "seconds": 0.0, "error": "quota"}
+    assert not list(tmp_path.glob(".manifest*"))  # no temporary file left behind
