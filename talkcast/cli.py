@@ -151,12 +151,11 @@ def _publisher(cfg: Config) -> Callable[..., dict[str, dict[str, Any]]] | None:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """``talkcast plan``: write cuts.toml and print one line per talk."""
+    cfg = _config(args)
     from recorder.plan import run_plan
-
     from talkcast.schedule import Schedule, load_schedule
     from talkcast.state import StateStore
 
-    cfg = _config(args)
     has_schedule = cfg.schedule.file is not None or bool(cfg.talks)
     schedule = load_schedule(cfg) if has_schedule else Schedule(talks=())
     for w in schedule.warnings:

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from talkcast.config import Config, load_config, model_path
 from talkcast.cuts import CutList, TalkCut, read_cuts
-from talkcast.errors import QuotaExceeded, TalkcastError, TalkError
+from talkcast.errors import ConfigError, QuotaExceeded, TalkcastError, TalkError
 from talkcast.schedule import Schedule, Talk, load_schedule
 from talkcast.state import StateStore, write_manifest
 
@@ -334,9 +334,8 @@ def talk_jobs(cfg: Config, cuts: CutList, schedule: Schedule | None, options: Op
     if options.talk is not None:
         talks = [t for t in talks if t.id == options.talk]
         if not talks:
-            raise TalkcastError(
-                f"{cuts.path.name}: no talk '{options.talk}' (talks: {', '.join(t.id for t in cuts.talks)})"
-            )
+            known = ", ".join(t.id for t in cuts.talks)
+            raise ConfigError(cuts.path, None, f"no talk '{options.talk}' (talks: {known})")
     jobs = []
     for t in talks:
         scheduled: Talk | None = schedule.get(t.id) if schedule else None
