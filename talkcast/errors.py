@@ -26,10 +26,22 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def _rebuild(cls: type[TalkcastError], message: str, fields: dict[str, object]) -> TalkcastError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(fields)
+    return error
+
+
 class TalkcastError(Exception):
     """Base of every error talkcast reports to a user as one line."""
 
     exit_code = 1
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (worker pools, Dask); the subclasses' __init__
+        # signatures differ from Exception's, so rebuild from the message and fields.
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
 
 
 class ConfigError(TalkcastError):

@@ -24,7 +24,11 @@ def summary_rows(report: RunReport) -> list[list[str]]:
 
 def print_summary(cfg: Config, report: RunReport, console: Console | None = None) -> None:
     """Print the summary table and where the outputs are."""
-    console = console or Console(soft_wrap=True)
+    if console is None:
+        import sys
+
+        # In a log file or CI there is no terminal width; don't squeeze the table to 80 columns.
+        console = Console() if sys.stdout.isatty() else Console(width=200)
     table = Table(title=f"{cfg.event.name}: {len(report.talks)} talks")
     for name in ("talk", *TALK_STAGES, "duration", "YouTube", "needs a human"):
         table.add_column(name, overflow="fold")
