@@ -1,0 +1,143 @@
+"""The controller's local HTTP JSON API, for a web dashboard.
+
+::
+
+    GET  /api/state                 the whole state (``Controller.snapshot()``)
+    POST /api/actions/{action}      start | end | break | next | previous | auto | manual |
+                                    toggle-mode | qa | talk | intro | outro
+                                    needs ``Authorization: Bearer <token>``
+
+It binds ``live.http_host`` (127.0.0.1 by default): nothing off the machine can reach
+it unless the organiser binds another address on purpose. Actions always need the
+bearer token (``live.token_env`` / ``live_token`` in secrets.toml, or a random one
+written to ``<output_dir>/live-token`` with mode 0600). Requests whose Host header is
+not a loopback name are refused while bound to loopback, so a web page cannot reach
+the API through DNS rebinding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from streamer.controller import ActionError, Controller
+from talkcast.errors import ConfigError
+from talkcast.secrets import Secret
+
+log = logging.getLogger(__name__)
+
+CONTROLLER: web.AppKey[Controller] = web.AppKey("controller", Controller)
+TOKEN: web.AppKey[Secret] = web.AppKey("token", Secret)
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) only reaches this machine."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def authorized(header: str | None, token: Secret) -> bool:
+    """Whether an Authorization header carries exactly ``Bearer <token>`` (constant-time compare)."""
+    if not header or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), token.reveal().encode())
+
+
+def _host_name(host_header: str) -> str:
+    if host_header.startswith("["):
+        return host_header.split("]")[0] + "]"
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+@web.middleware
+async def _loopback_host_only(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if not is_loopback(_host_name(request.host)):
+        return web.json_response({"error": "this API only answers requests addressed to localhost"}, status=421)
+    return await handler(request)
+
+
+async def _state(request: web.Request) -> web.Response:
+    return web.json_response(request.app[CONTROLLER].snapshot())
+
+
+async def _action(request: web.Request) -> web.Response:
+    if not authorized(request.headers.get("Authorization"), request.app[TOKEN]):
+        return web.json_response(
+            {"error": "actions need 'Authorization: Bearer <token>'"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="talkcast live"'},
+        )
+    params: dict[str, Any] = {}
+    if request.can_read_body:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "the body must be JSON"}, status=400)
+        if isinstance(body, dict) and isinstance(body.get("mode"), str):
+            params["mode"] = body["mode"]
+    controller = request.app[CONTROLLER]
+    action = request.match_info["action"]
+    try:
+        message = await controller.act(action, **params)
+    except ActionError as err:
+        return web.json_response({"ok": False, "error": str(err)}, status=409)
+    return web.json_response({"ok": True, "message": message, "state": controller.snapshot()})
+
+
+def make_app(controller: Controller, token: Secret, *, loopback_only: bool = True) -> web.Application:
+    """The aiohttp application (routes and the Host check)."""
+    app = web.Application(middlewares=[_loopback_host_only] if loopback_only else [])
+    app[CONTROLLER] = controller
+    app[TOKEN] = token
+    app.router.add_get("/api/state", _state)
+    app.router.add_post("/api/actions/{action}", _action)
+    return app
+
+
+@dataclass(frozen=True)
+class ApiServer:
+    """Where the API listens."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8787``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def serve_api(controller: Controller, *, host: str, port: int, token: Secret) -> AsyncIterator[ApiServer]:
+    """Serve the API on ``host:port`` (port 0: any free one) until the block exits."""
+    loopback = is_loopback(host)
+    if not loopback:
+        log.warning("the live API listens on %s, reachable from other machines; actions still need the token", host)
+    runner = web.AppRunner(make_app(controller, token, loopback_only=loopback), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as err:
+            cfg = controller.cfg
+            raise ConfigError(cfg.file, "live.http_port", f"cannot listen on {host}:{port}: {err.strerror}") from err
+        bound = runner.addresses[0][1] if runner.addresses else port
+        yield ApiServer(host, int(bound))
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,218 @@
+"""The volunteer's terminal status screen, with single-key actions.
+
+The screen is drawn from ``Controller.snapshot()`` by the pure ``render_status`` (so
+the API and the screen show the same thing), refreshed four times a second with rich.
+Keys are read in cbreak mode from the terminal without blocking the event loop.
+
+Keys: s start talk now, e end talk, b break, n/p next/previous talk, m auto/manual,
+a Q&A, t back to the talk scene, i intro, o outro, q quit (asks y/n).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import termios
+import tty
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from streamer.clock import format_countdown
+from streamer.controller import ActionError, Controller
+
+log = logging.getLogger(__name__)
+
+KEYS = {
+    "s": "start",
+    "e": "end",
+    "b": "break",
+    "n": "next",
+    "p": "previous",
+    "m": "toggle-mode",
+    "a": "qa",
+    "t": "talk",
+    "i": "intro",
+    "o": "outro",
+}
+HELP = "s start  e end  b break  n/p next/prev  m auto/manual  a Q&A  t talk  i intro  o outro  q quit"
+
+
+def _clock(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).astimezone().strftime("%H:%M:%S")
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    from datetime import timedelta
+
+    return format_countdown(timedelta(seconds=value))
+
+
+def render_status(state: dict[str, Any], *, prompt: str = "") -> RenderableType:
+    """The status screen for one snapshot (pure: a rich renderable, no terminal I/O)."""
+    obs = state["obs"]
+    obs_style = {"connected": "green", "waiting": "bold red"}.get(obs["state"], "yellow")
+    top = Table.grid(padding=(0, 2))
+    top.add_column(style="bold")
+    top.add_column()
+    top.add_row("event", state["event"])
+    top.add_row("mode", Text(state["mode"].upper(), style="bold cyan"))
+    obs_line = Text(obs["state"], style=obs_style)
+    if obs["message"]:
+        obs_line.append(f"  {obs['message']}", style="red")
+    top.add_row("OBS", obs_line)
+    scene = state["scene"] or "(untouched until the intro)"
+    applied = state["applied_scene"]
+    scene_line = Text(scene, style="bold")
+    if applied and applied != state["scene"]:
+        scene_line.append(f"  (OBS shows '{applied}')", style="yellow")
+    top.add_row("scene", scene_line)
+    cur = state["current"]
+    if cur:
+        top.add_row(
+            "on air", f"{cur['title']}  ({', '.join(cur['speakers']) or '-'})  ends in {_seconds(cur['remaining_s'])}"
+        )
+    nxt = state["next"]
+    if nxt:
+        top.add_row("next", f"{nxt['title']}  at {_clock(nxt['start'])}  in {_seconds(nxt['in_s'])}")
+    if state["shift_s"]:
+        top.add_row(
+            "shift",
+            f"the evening runs {_seconds(state['shift_s'])} late"
+            if state["shift_s"] > 0
+            else f"the evening runs {_seconds(-state['shift_s'])} early",
+        )
+    rec = state["recording"]
+    rec_text = (
+        Text("REC " + _seconds(rec["duration_s"]), style="bold red")
+        if rec["active"]
+        else Text("not recording", style="yellow" if rec["wanted"] else "dim")
+    )
+    top.add_row("recording", rec_text)
+    stream = state["stream"]
+    if stream is not None:
+        top.add_row("stream", "reconnecting" if stream["reconnecting"] else ("live" if stream["active"] else "off"))
+    stats = state["health"]["stats"]
+    if stats:
+        top.add_row(
+            "health",
+            f"{stats['fps']:.0f} fps  cpu {stats['cpu']:.0f}%  disk {stats['disk_free_mb'] / 1024:.1f} GiB free",
+        )
+    parts: list[RenderableType] = [top]
+    for w in state["health"]["warnings"]:
+        parts.append(Text(f"! {w}", style="bold yellow"))
+    if state["destinations"]:
+        dest = Table("destination", "state", "bitrate", "fps", "speed", "uptime", "restarts", "last error", box=None)
+        for d in state["destinations"]:
+            dest.add_row(
+                str(d.get("name", "")),
+                str(d.get("state", "")),
+                str(d.get("bitrate", "") or ""),
+                str(d.get("fps", "") or ""),
+                str(d.get("speed", "") or ""),
+                str(d.get("uptime", "") or ""),
+                str(d.get("restarts", "")),
+                str(d.get("last_error") or ""),
+            )
+        parts.append(dest)
+    if state["suggestion"]:
+        parts.append(Text(f"> {state['suggestion']}", style="bold magenta"))
+    if state["log"]:
+        parts.append(Text("\n".join(state["log"][-5:]), style="dim"))
+    parts.append(Text(prompt or HELP, style="reverse" if prompt else "dim"))
+    return Panel(Group(*parts), title="talkcast live", border_style="blue")
+
+
+@contextlib.contextmanager
+def _cbreak(fd: int) -> Iterator[None]:
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+@contextlib.contextmanager
+def _logs_through(stream: Any) -> Iterator[None]:
+    """Send stderr log handlers through rich's proxy so log lines print above the screen."""
+    handlers = [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) in (sys.__stderr__, sys.__stdout__)
+    ]
+    old = [h.setStream(stream) for h in handlers]
+    try:
+        yield
+    finally:
+        for h, s in zip(handlers, old, strict=True):
+            if s is not None:
+                h.setStream(s)
+
+
+async def run_ui(controller: Controller) -> None:
+    """Show the status screen and handle keys until the controller stops.
+
+    Without a terminal on stdin this only waits (the log lines are the status).
+    """
+    if not sys.stdin.isatty():
+        log.info("no terminal on stdin: running without the status screen")
+        await controller.stopping.wait()
+        return
+    loop = asyncio.get_running_loop()
+    keys: asyncio.Queue[str] = asyncio.Queue()
+    fd = sys.stdin.fileno()
+    console = Console()
+    prompt = ""
+    with _cbreak(fd):
+        loop.add_reader(fd, lambda: keys.put_nowait(sys.stdin.read(1)))
+        try:
+            with (
+                Live(
+                    render_status(controller.snapshot()),
+                    console=console,
+                    refresh_per_second=4,
+                    redirect_stderr=True,
+                    screen=False,
+                ) as live,
+                _logs_through(sys.stderr),
+            ):
+                while not controller.stopping.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        key = await asyncio.wait_for(keys.get(), timeout=0.25)
+                        prompt = await _handle_key(controller, key.lower(), prompt)
+                    live.update(render_status(controller.snapshot(), prompt=prompt))
+        finally:
+            loop.remove_reader(fd)
+
+
+async def _handle_key(controller: Controller, key: str, prompt: str) -> str:
+    """Do what ``key`` means; returns the prompt to show next (quit confirmation)."""
+    if prompt:
+        if key == "y":
+            controller.note("quitting (volunteer)")
+            controller.request_stop()
+        return ""
+    if key == "q":
+        return "Quit talkcast live? OBS keeps running. y = quit, any other key = stay"
+    action = KEYS.get(key)
+    if action is None:
+        return ""
+    try:
+        await controller.act(action)
+    except ActionError as err:
+        controller.message = str(err)
+        controller.note(f"{action}: {err}", level=logging.WARNING)
+    return ""

@@ -1,0 +1,1 @@
+"""Shared helpers for tests: real components started and stopped by fixtures."""
