@@ -25,9 +25,10 @@ def build_archive(cfg: Config) -> Path | None:
             tr = store.stage(talk_id, "transcribe")
             captions: list[tuple[str, Path]] = []
             if tr is not None and tr.status in ("done", "review"):
-                for path in sorted(tr.result.get("artefacts", {}).values()):
-                    if path.endswith(".vtt"):
-                        captions.append((tr.result.get("language") or Path(path).suffixes[-2].strip("."), Path(path)))
+                vtts = [Path(p) for p in tr.result.get("artefacts", {}).values() if p.endswith(".vtt")]
+                own = tr.result.get("language", "")
+                # talk.<lang>.vtt: the talk's own language first, it is also the transcript shown.
+                captions = sorted(((v.suffixes[-2].lstrip("."), v) for v in vtts), key=lambda c: (c[0] != own, c[0]))
             pub = store.stage(talk_id, "publish")
             talks.append(
                 SiteTalk(
