@@ -168,7 +168,8 @@ def generate_event(root: Path, talks: tuple[DemoTalk, ...] = DEMO_TALKS, *, gap:
         segments.append(Segment(t.title, speech=wav, tail=0.6))
         segments.append(Segment("Break" if i < len(talks) - 1 else "Thank you!", seconds=gap))
     recording.parent.mkdir(parents=True, exist_ok=True)
-    bounds = render_programme(segments, recording)
+    # A 2 s keyframe interval, as OBS is set up for YouTube; smart cuts copy between keyframes.
+    bounds = render_programme(segments, recording, gop=50)
     journal_path.unlink(missing_ok=True)
     with JournalWriter(journal_path) as journal:
         file = str(recording.resolve())

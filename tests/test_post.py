@@ -1,0 +1,178 @@
+"""`talkcast post` end to end on a generated evening: outputs, resumability, edits, kills, Dask."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jiwer
+import pytest
+
+from talkcast import pipeline
+from talkcast.config import load_config
+from talkcast.demo import DEMO_TALKS
+from talkcast.media import decode_errors, probe
+from talkcast.progress import PlainDisplay
+from tests.support.event import copy_event, generate_once
+
+pytestmark = pytest.mark.whisper
+
+STAGES = ("plan", "cut", "transcribe")
+
+
+@pytest.fixture(scope="module")
+def demo_event(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_once(tmp_path_factory.mktemp("demo-original"))
+
+
+@pytest.fixture
+def event(demo_event: Path, tmp_path: Path) -> Path:
+    return copy_event(demo_event, tmp_path / "event")
+
+
+def post(config: Path, **options: object) -> pipeline.RunReport:
+    cfg = load_config(config)
+    settings: dict[str, object] = {"stages": STAGES, "workers": 2, **options}
+    return pipeline.run(cfg, pipeline.Options(**settings), PlainDisplay())  # type: ignore[arg-type]
+
+
+def outputs(out: Path) -> dict[str, float]:
+    """Every artefact under talks/ with its modification time."""
+    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in sorted((out / "talks").rglob("*")) if p.is_file()}
+
+
+def digests(out: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((out / "talks").rglob("*"))
+        if p.is_file()
+    }
+
+
+def normalise(text: str) -> str:
+    return jiwer.RemovePunctuation()(text.lower()).replace("-", " ")
+
+
+def test_post_makes_every_artefact_and_a_second_run_does_nothing(event: Path) -> None:
+    out = event.parent / "out"
+    report = post(event)
+    assert not report.failed, [t.errors for t in report.talks]
+    manifest = json.loads((out / "manifest.json").read_text())
+    for talk in DEMO_TALKS:
+        folder = out / "talks" / talk.id
+        for name in ("talk.mp4", "talk.en.srt", "talk.en.vtt", "transcript.txt"):
+            assert (folder / name).is_file(), f"{talk.id}: {name} missing"
+        info = probe(folder / "talk.mp4")
+        assert info.video is not None and info.video.codec_name == "h264"
+        assert info.audio is not None and info.audio.codec_name == "aac"
+        assert decode_errors(folder / "talk.mp4") == ""
+        artefacts = manifest["talks"][talk.id]["artefacts"]
+        assert artefacts["video"] == f"talks/{talk.id}/talk.mp4"
+        assert any(path.endswith("talk.en.vtt") for path in artefacts.values())
+        # The transcript says what espeak-ng said.
+        heard = normalise((folder / "transcript.txt").read_text())
+        error_rate = jiwer.wer(normalise(talk.text), heard)
+        assert error_rate < 0.25, f"{talk.id}: WER {error_rate:.2f}: {heard!r}"
+
+    before = outputs(out)
+    again = post(event)
+    assert again.work_done == []
+    assert outputs(out) == before
+    db = sqlite3.connect(out / "state.db")
+    statuses = db.execute("SELECT DISTINCT status FROM stages").fetchall()
+    assert {s for (s,) in statuses} <= {"done", "review"}
+
+
+def test_editing_one_cut_redoes_only_that_talk(event: Path) -> None:
+    out = event.parent / "out"
+    assert not post(event).failed
+    before = outputs(out)
+    cuts = out / "cuts.toml"
+    text = cuts.read_text()
+    kafka = text.index('id = "kafka-balancing"')
+    end_at = text.index("end = ", kafka)
+    line_end = text.index("\n", end_at)
+    cuts.write_text(text[:end_at] + 'end = "00:00:30.000"' + text[line_end:])
+
+    report = post(event)
+    assert sorted(report.work_done) == [("kafka-balancing", "cut"), ("kafka-balancing", "transcribe")]
+    after = outputs(out)
+    for name, mtime in before.items():
+        changed = after[name] != mtime
+        assert changed == name.startswith("talks/kafka-balancing/"), name
+    assert probe(out / "talks" / "kafka-balancing" / "talk.mp4").duration < 30.5
+
+
+def test_a_talk_with_a_bad_cut_fails_alone(event: Path) -> None:
+    out = event.parent / "out"
+    assert not post(event, stages=("plan",)).failed
+    cuts = out / "cuts.toml"
+    text = cuts.read_text()
+    start = text.index('id = "panel-on-call"')
+    end_at = text.index("end = ", start)
+    cuts.write_text(text[:end_at] + 'end = "05:00:00"' + text[text.index("\n", end_at) :])
+    report = post(event, stages=("cut", "transcribe"))
+    by_id = {t.talk.id: t for t in report.talks}
+    assert by_id["panel-on-call"].stages["cut"] == "failed"
+    assert "panel-on-call" in by_id["panel-on-call"].errors[0]
+    assert by_id["kafka-balancing"].stages["transcribe"] in ("done", "review")
+    assert not (out / "talks" / "panel-on-call" / "talk.mp4").exists()
+
+
+def test_killed_post_resumes_without_redoing_finished_stages(event: Path) -> None:
+    out = event.parent / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "talkcast.cli",
+        "-c",
+        str(event),
+        "--plain",
+        "post",
+        "--skip-publish",
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # wait for the first finished stage, then kill everything
+            if line.rstrip().endswith(")") and " cut done" in line:
+                break
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    time.sleep(0.2)
+    db = sqlite3.connect(out / "state.db")
+    finished = {(t, s): u for t, s, u in db.execute("SELECT talk_id, stage, updated FROM stages WHERE status='done'")}
+    db.close()
+    assert finished, "the kill came before any stage finished"
+    for path in (out / "talks").rglob("talk.mp4"):
+        assert decode_errors(path) == "", f"{path} is corrupt"
+
+    report = post(event)
+    assert not report.failed
+    redone = set(report.work_done)
+    assert not redone & set(finished), f"redid finished stages: {redone & set(finished)}"
+    for talk in DEMO_TALKS:
+        assert (out / "talks" / talk.id / "talk.en.vtt").is_file()
+
+
+def test_cluster_mode_gives_identical_outputs(demo_event: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    local = copy_event(demo_event, tmp_path / "local")
+    remote = copy_event(demo_event, tmp_path / "cluster")
+    assert not post(local).failed
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        report = post(remote, cluster=cluster.scheduler_address)
+    assert not report.failed
+    assert digests(remote.parent / "out") == digests(local.parent / "out")
