@@ -226,7 +226,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_live(args: argparse.Namespace) -> int:
     """``talkcast live``: the controller for the night."""
     from streamer.live import run_live
-
     from talkcast.schedule import load_schedule
 
     cfg = _config(args)

@@ -149,9 +149,8 @@ _engines: dict[tuple[str, str, int], Any] = {}
 
 def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> dict[str, Any]:
     """The transcribe stage for one talk (runs in a worker; the model loads once per process)."""
-    from transcribe.run import Vocabulary, thread_budget, transcribe_talk
-
     from transcribe.engine import load_engine
+    from transcribe.run import Vocabulary, thread_budget, transcribe_talk
 
     cfg = _config(job.config_file)
     settings = cfg.transcribe
