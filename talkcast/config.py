@@ -201,6 +201,24 @@ class TranscribeConfig:
 
 
 @dataclass(frozen=True)
+class YouTubeCosts:
+    """The [publish.youtube.costs] table: quota units per API call (Google's published costs)."""
+
+    videos_insert: int = 1600  # only in quota_accounting = "units"
+    videos_update: int = 50
+    videos_list: int = 1
+    captions_insert: int = 400
+    captions_update: int = 450
+    captions_list: int = 50
+    thumbnails_set: int = 50
+    playlists_list: int = 1
+    playlists_insert: int = 50
+    playlist_items_list: int = 1
+    playlist_items_insert: int = 50
+    playlist_items_delete: int = 50
+
+
+@dataclass(frozen=True)
 class YouTubeConfig:
     """The [publish.youtube] table."""
 
@@ -218,6 +236,12 @@ class YouTubeConfig:
     license: Literal["youtube", "creativeCommon"] = "youtube"
     daily_quota: int = 10_000
     chunk_mib: int = 8
+    # "units": videos.insert costs costs.videos_insert units of daily_quota (Google's older
+    # accounting); "bucket": it draws on its own allowance of daily_uploads calls a day.
+    quota_accounting: Literal["units", "bucket"] = "units"
+    daily_uploads: int = 100
+    costs: YouTubeCosts = field(default_factory=YouTubeCosts)
+    http_timeout: float = 60.0  # seconds without progress on one request before it is retried
 
 
 @dataclass(frozen=True)

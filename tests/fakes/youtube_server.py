@@ -56,6 +56,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from yarl import URL
 
 Json = dict[str, Any]
 Media = tuple[str, bytes]  # (content type, bytes)
@@ -68,6 +69,7 @@ QUOTA_COSTS: dict[str, int] = {
     "videos.list": 1, "videos.insert": 1600, "videos.update": 50, "captions.list": 50, "captions.insert": 400,
     "captions.update": 450, "thumbnails.set": 50, "playlists.list": 1, "playlists.insert": 50,
     "playlistItems.list": 1, "playlistItems.insert": 50,
+    "playlistItems.delete": 50,  # added for talkcast's publisher: a replaced video's playlist item
 }  # fmt: skip
 WRITE_METHODS = frozenset(m for m in QUOTA_COSTS if not m.endswith(".list"))
 PARTS = {
@@ -304,6 +306,8 @@ class YouTubeTestServer:
         self._fail_chunks: dict[int, int] = {}  # chunk PUT number -> status
         self._drop_chunks: dict[int, int | None] = {}  # chunk PUT number -> bytes to read first
         self._chunk_puts = 0
+        self.chunk_delay = 0.0  # seconds before answering each chunk PUT (see throttle_chunks)
+        self._auth_codes: dict[str, dict[str, str]] = {}  # authorization-code grant, see the end of the class
         self._routes, self._methods = _discovery()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -359,6 +363,7 @@ class YouTubeTestServer:
     async def _serve(self, ctx: ssl.SSLContext) -> int:
         app = web.Application(middlewares=[self._middleware], client_max_size=2**30)
         app.router.add_post("/token", self._h_token)
+        app.router.add_get("/o/oauth2/auth", self._h_authorize)
         app.router.add_route("*", "/_control", self._h_control)
         app.router.add_route("*", "/upload/youtube/v3/{res:.+}", self._h_api)
         app.router.add_route("*", "/youtube/v3/{res:.+}", self._h_api)
@@ -531,6 +536,8 @@ class YouTubeTestServer:
         def fail(status: int, error: str, description: str) -> web.Response:
             return web.json_response({"error": error, "error_description": description}, status=status)
 
+        if form.get("grant_type") == "authorization_code":
+            return self._code_grant(form, request.headers.get("Authorization", ""))
         if form.get("grant_type") != "refresh_token":
             return fail(400, "unsupported_grant_type", f"Invalid grant_type: {form.get('grant_type', '')}")
         for name in ("client_id", "refresh_token"):
@@ -634,6 +641,8 @@ class YouTubeTestServer:
         if kind != "resumable":
             result = op(query, metadata or {}, media)
             self._charge(api)
+            if api.endswith(".delete"):
+                return web.Response(status=204)  # Google answers a delete with no content
             return web.json_response(result)
         # Resumable initiation: Google checks the metadata now, not once the bytes are in.
         op(query, metadata or {}, None, commit=False)
@@ -699,6 +708,8 @@ class YouTubeTestServer:
             _close(request)
             raise _Dropped
         data = await self._read(request, size, session, (start, end))
+        if self.chunk_delay:
+            await asyncio.sleep(self.chunk_delay)
         if fail is not None:
             session.chunks.append((start, end, fail))
             raise ApiError(fail, "backendError", "Backend Error")
@@ -936,6 +947,18 @@ class YouTubeTestServer:
         }  # fmt: skip
         return _view(self.playlist_items[item_id], parts)
 
+    def _op_playlistItems_delete(self, q: dict[str, str], body: Json, media: Media | None, commit: bool = True) -> Json:
+        item = self.playlist_items.get(q.get("id", ""))
+        if item is None:
+            msg = "The playlist item identified with the request's id parameter cannot be found."
+            raise ApiError(404, "playlistItemNotFound", msg, "youtube.playlistItem")
+        del self.playlist_items[item["id"]]
+        for later in self.playlist_items.values():
+            same = later["snippet"]["playlistId"] == item["snippet"]["playlistId"]
+            if same and later["snippet"]["position"] > item["snippet"]["position"]:
+                later["snippet"]["position"] -= 1
+        return {}
+
     def _op_playlistItems_list(self, q: dict[str, str], body: Json, media: Media | None, commit: bool = True) -> Json:
         parts = _parts(q, "playlistItems")
         if "playlistId" in q:
@@ -946,6 +969,72 @@ class YouTubeTestServer:
             raise _bad("missingRequiredParameter", "No filter selected. Expected one of: id, playlistId")
         items = [i for i in items if q.get("videoId", i["contentDetails"]["videoId"]) == i["contentDetails"]["videoId"]]
         return _page("youtube#playlistItemListResponse", [_view(i, parts) for i in items], q)
+
+    # -- Added for talkcast's publisher tests: chunk throttling and the authorization-code grant --
+    # The installed-app flow (google-auth-oauthlib) sends the browser to auth_uri, which here
+    # consents at once and redirects to the loopback redirect_uri with a one-time code; the
+    # flow then exchanges the code (with its PKCE verifier) at the token endpoint.
+
+    def throttle_chunks(self, seconds: float) -> None:
+        """Wait ``seconds`` before answering each chunk PUT (to kill a client mid-upload)."""
+        self.chunk_delay = seconds
+
+    async def _h_authorize(self, request: web.Request) -> web.StreamResponse:
+        """Google's consent page, consenting at once: 302 to ``redirect_uri`` with a code."""
+        _CALL.get().api = "oauth.authorize"
+        q = dict(request.query)
+        redirect = q.get("redirect_uri", "")
+        if q.get("client_id") != self.client_id or q.get("response_type") != "code":
+            return web.json_response({"error": "invalid_request"}, status=400)
+        if not redirect.startswith(("http://localhost", "http://127.0.0.1")):
+            return web.json_response({"error": "redirect_uri_mismatch"}, status=400)
+        scopes = frozenset(q.get("scope", "").split())
+        if not scopes or not scopes <= self.granted_scopes:
+            return web.json_response({"error": "invalid_scope"}, status=400)
+        code = "4/fake-" + secrets.token_urlsafe(24)
+        self._auth_codes[code] = {"redirect_uri": redirect, "scope": " ".join(sorted(scopes)),
+                                  "challenge": q.get("code_challenge", ""),
+                                  "method": q.get("code_challenge_method", "plain")}  # fmt: skip
+        target = URL(redirect).update_query(code=code, scope=" ".join(sorted(scopes)), state=q.get("state", ""))
+        raise web.HTTPFound(str(target))
+
+    def _code_grant(self, form: dict[str, str], authorization: str) -> web.Response:
+        """The authorization_code grant (RFC 6749 section 4.1.3, with PKCE, RFC 7636).
+
+        The client authenticates in the form or with HTTP Basic (RFC 6749 section 2.3.1), as
+        requests-oauthlib does; Google takes both.
+        """
+        import base64
+        import hashlib
+        import urllib.parse
+
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() == "basic":
+            user, _, password = base64.b64decode(encoded).decode().partition(":")
+            form = {**form, "client_id": urllib.parse.unquote_plus(user),
+                    "client_secret": urllib.parse.unquote_plus(password)}  # fmt: skip
+
+        def fail(status: int, error: str, description: str) -> web.Response:
+            return web.json_response({"error": error, "error_description": description}, status=status)
+
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return fail(401, "invalid_client", "Unauthorized")
+        grant = self._auth_codes.pop(form.get("code", ""), None)  # a code works once
+        if grant is None:
+            return fail(400, "invalid_grant", "Malformed auth code.")
+        if form.get("redirect_uri") != grant["redirect_uri"]:
+            return fail(400, "redirect_uri_mismatch", "Bad Request")
+        if grant["challenge"]:
+            verifier = form.get("code_verifier", "")
+            if grant["method"] == "S256":
+                digest = hashlib.sha256(verifier.encode()).digest()
+                verifier = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            if verifier != grant["challenge"]:
+                return fail(400, "invalid_grant", "Invalid code verifier.")
+        scopes = frozenset(grant["scope"].split())
+        token = {"access_token": self.issue_access_token(scopes), "expires_in": self.token_lifetime}
+        return web.json_response({**token, "refresh_token": self.refresh_token, "scope": grant["scope"],
+                                  "token_type": "Bearer"})  # fmt: skip
 
 
 def _parts(query: dict[str, str], resource: str) -> set[str]:

@@ -1,0 +1,305 @@
+"""``publish_jobs``: the publish stage for the talks whose publish inputs changed.
+
+For each talk, in schedule order: gather its inputs (video, subtitles, thumbnail,
+metadata), compare them with what state.db says was sent, plan the calls, print the
+quota plan, then run the calls one talk at a time. A quota stop saves everything and
+raises ``QuotaExceeded`` carrying the talks that finished; the next run resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from publish.client import connect, make_http
+from publish.metadata import Chapter, TemplateError, build_metadata, clean_text, talk_fields
+from publish.plan import Step, TalkInputs, Target, plan_talk, playlist_steps
+from publish.quota import Budget, cost_table, describe_reset, plan_day
+from publish.youtube import (
+    EVENT_KEY,
+    AuthFailed,
+    Built,
+    Requests,
+    TalkPublisher,
+    YouTube,
+    ensure_playlist,
+    load_record,
+)
+from talkcast.config import Config, YouTubeConfig
+from talkcast.errors import ConfigError, PublishError, QuotaExceeded
+from talkcast.pipeline import Display, Options, TalkJob, talk_dir
+from talkcast.state import StateStore
+
+log = logging.getLogger(__name__)
+
+_LANG_IN_NAME = re.compile(r"\.([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)*)\.(?:srt|vtt)$")
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's content."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def budget_of(settings: YouTubeConfig) -> Budget:
+    """The day's quota as configured."""
+    return Budget(
+        units=settings.daily_quota,
+        accounting=settings.quota_accounting,
+        uploads=settings.daily_uploads,
+        costs=cost_table(settings.costs),
+    )
+
+
+def target_of(settings: YouTubeConfig, now: dt.datetime, config_file: Path) -> Target:
+    """The configured privacy; a ``publish_at`` in the past means "publish now"."""
+    if settings.publish_at is None:
+        return Target(settings.privacy)
+    try:
+        when = dt.datetime.fromisoformat(settings.publish_at.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise ConfigError(config_file, "publish.youtube.publish_at", "expected an ISO 8601 date-time") from err
+    if when.tzinfo is None:
+        raise ConfigError(config_file, "publish.youtube.publish_at", "needs a time zone offset (or Z)")
+    if when <= now:
+        return Target("public" if settings.privacy == "private" else settings.privacy)
+    return Target(settings.privacy, when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def subtitle_files(cfg: Config, result: dict[str, Any]) -> dict[str, Path]:
+    """Language -> subtitle file from the transcribe stage's artefacts (SRT preferred over VTT)."""
+    found: dict[str, Path] = {}
+    fallback = str(result.get("language") or "")
+    for _name, rel in sorted(result.get("artefacts", {}).items()):
+        path = cfg.output_dir / rel
+        if path.suffix.lower() not in (".srt", ".vtt"):
+            continue
+        m = _LANG_IN_NAME.search(path.name)
+        lang = m.group(1) if m else fallback
+        if not lang:
+            continue
+        if lang not in found or path.suffix.lower() == ".srt":
+            found[lang] = path
+    return found
+
+
+def talk_inputs(cfg: Config, store: StateStore, job: TalkJob) -> TalkInputs:
+    """Gather one talk's inputs from its folder and the cut/transcribe records."""
+    settings, talk = cfg.publish.youtube, job.talk
+    video = talk_dir(cfg, talk.id) / "talk.mp4"
+    if not video.is_file():
+        raise PublishError(f"{video} is missing (run `talkcast cut` first)", talk=talk.id)
+    cut = store.stage(talk.id, "cut")
+    tr = store.stage(talk.id, "transcribe")
+    cut_result = cut.result if cut else {}
+    tr_result = tr.result if tr else {}
+    video_sha = sha256_file(video)
+    captions = {lang: (p, sha256_file(p)) for lang, p in subtitle_files(cfg, tr_result).items() if p.is_file()}
+    thumb_rel = cut_result.get("artefacts", {}).get("thumbnail")
+    thumb_path = cfg.output_dir / thumb_rel if thumb_rel else None
+    thumbnail = (thumb_path, sha256_file(thumb_path)) if thumb_path and thumb_path.is_file() else None
+    language = talk.language or str(tr_result.get("language") or "")
+    fields = talk_fields(
+        talk_id=talk.id, title=talk.title, speakers=talk.speakers, event=cfg.event.name, date=job.recorded,
+        abstract=job.abstract, language=language, url=cfg.event.url,
+    )  # fmt: skip
+    chapters = [Chapter(float(c["start"]), str(c["title"])) for c in cut_result.get("chapters", [])]
+    try:
+        meta = build_metadata(
+            title_template=settings.title_template, description_template=settings.description_template,
+            fields=fields, tags=settings.tags, speakers=talk.speakers, language=language,
+            recorded=job.recorded, chapters=chapters,
+        )  # fmt: skip
+    except TemplateError as err:
+        raise ConfigError(cfg.file, "publish.youtube.title_template/description_template", str(err)) from err
+    meta_sha = hashlib.sha256(json.dumps(dataclasses.asdict(meta), sort_keys=True).encode()).hexdigest()
+    review = tr is not None and tr.status == "review"
+    return TalkInputs(
+        talk_id=talk.id, video=video, video_sha256=video_sha, captions=captions, thumbnail=thumbnail,
+        metadata=meta, metadata_sha256=meta_sha, review=review,
+        review_reasons=tuple(tr_result.get("review_reasons", [])),
+    )  # fmt: skip
+
+
+def _check_settings(cfg: Config) -> None:
+    settings = cfg.publish.youtube
+    if settings.chunk_mib < 1:
+        raise ConfigError(cfg.file, "publish.youtube.chunk_mib", "must be at least 1 (MiB)")
+    if settings.daily_quota < 0 or settings.daily_uploads < 0:
+        raise ConfigError(cfg.file, "publish.youtube.daily_quota", "must not be negative")
+
+
+def publish_jobs(
+    cfg: Config, store: StateStore, jobs: list[TalkJob], display: Display, options: Options
+) -> dict[str, dict[str, Any]]:
+    """Publish ``jobs`` (schedule order) to YouTube; returns each talk's result.
+
+    Results are ``{"status": "done" | "review" | "failed", "video_id", "url", "privacy",
+    "error" (failed), "replaced" (old video id, when a changed cut was uploaded anew)...}``.
+    Raises ``QuotaExceeded`` (with ``partial_results``) when YouTube's quota runs out.
+    """
+    _check_settings(cfg)
+    settings = cfg.publish.youtube
+    now = dt.datetime.now(dt.UTC)
+    target = target_of(settings, now, cfg.file)
+    playlist_title = " ".join(clean_text(settings.playlist).split()) if settings.playlist else None
+    results: dict[str, dict[str, Any]] = {}
+
+    prepared: list[tuple[TalkInputs, list[Step]]] = []
+    for job in jobs:
+        try:
+            inputs = talk_inputs(cfg, store, job)
+        except PublishError as err:
+            results[job.talk.id] = {"status": "failed", "error": str(err)}
+            continue
+        record = load_record(store, job.talk.id)
+        steps = plan_talk(
+            inputs, record, target=target, playlist=playlist_title is not None, force_metadata=options.force_metadata
+        )
+        prepared.append((inputs, steps))
+
+    known = bool(playlist_title and (store.get(EVENT_KEY, "youtube.playlist") or {}).get("title") == playlist_title)
+    wanted = playlist_title is not None and any(
+        any(s.api.startswith("playlistItems") for s in st) for _, st in prepared
+    )
+    event_steps = playlist_steps(known=known, wanted=wanted)
+    budget = budget_of(settings)
+
+    if options.dry_run:
+        _dry_run(cfg, store, prepared, event_steps, budget, display, target, playlist_title)
+        return {}
+
+    service, http, keeper = connect(settings, cfg.file)
+    yt = YouTube(service, http, keeper, budget, store)
+    talks = [(i.talk_id, [s.api for s in st]) for i, st in prepared]
+    if event_steps and talks:
+        first = next((n for n, (_, st) in enumerate(talks) if st), 0)
+        talks[first] = (talks[first][0], [s.api for s in event_steps] + talks[first][1])
+    plan = plan_day(talks, budget, yt.ledger())
+    if plan.fits or plan.waits:
+        display.message(plan.message(budget) + (f"; the quota resets {describe_reset(now)}" if plan.waits else ""))
+    requests = Requests(service, settings)
+    publisher = TalkPublisher(yt, requests, store, settings, target, None, progress=_progress(display))
+    for index, (inputs, steps) in enumerate(prepared):
+        talk = inputs.talk_id
+        display.stage_started(talk, "publish")
+        try:
+            if (
+                publisher.playlist_id is None
+                and playlist_title
+                and any(s.api.startswith("playlistItems") for s in steps)
+            ):
+                publisher.playlist_id = ensure_playlist(yt, requests, playlist_title)
+            elif playlist_title:
+                publisher.playlist_id = (store.get(EVENT_KEY, "youtube.playlist") or {}).get("id")
+            results[talk] = publisher.publish(inputs, steps)
+            if "upload_mb_per_s" in results[talk]:
+                size = inputs.video.stat().st_size / 1e6
+                display.message(f"{talk}: uploaded {size:.1f} MB at {results[talk]['upload_mb_per_s']} MB/s")
+        except QuotaExceeded as err:
+            err.partial_results = results  # type: ignore[attr-defined]
+            raise
+        except AuthFailed as err:
+            # Nothing else can work this run: every talk left is reported with the one cause.
+            for rest, _ in prepared[index:]:
+                results[rest.talk_id] = {"status": "failed", "error": str(err)}
+            break
+        except PublishError as err:
+            results[talk] = {"status": "failed", "error": str(err)}
+    return results
+
+
+def _progress(display: Display) -> Callable[[str, int, int, float], None]:
+    def report(talk: str, held: int, total: int, seconds: float) -> None:
+        display.stage_progress(talk, "publish", held, total)
+
+    return report
+
+
+def _dry_run(
+    cfg: Config,
+    store: StateStore,
+    prepared: list[tuple[TalkInputs, list[Step]]],
+    event_steps: list[Step],
+    budget: Budget,
+    display: Display,
+    target: Target,
+    playlist_title: str | None,
+) -> None:
+    """Print every request the run would send and the quota it would spend; send nothing."""
+    settings = cfg.publish.youtube
+    from publish.client import build_service
+    from publish.upload import FileMedia, chunk_bytes
+
+    # A client without credentials: building requests needs neither the network nor a token.
+    requests = Requests(build_service(settings, make_http(settings.http_timeout)), settings)
+    playlist_id = (store.get(EVENT_KEY, "youtube.playlist") or {}).get("id") or "<playlist id>"
+    units = uploads = 0
+    for step in event_steps:
+        built = (
+            requests.playlist_list(None)
+            if step.api == "playlists.list"
+            else requests.playlist_insert(playlist_title or "")
+        )
+        display.message(f"would send: {built.describe()}  [{step.api}, {budget.units_of(step.api)} units]")
+        units += budget.units_of(step.api)
+    for inputs, steps in prepared:
+        record = load_record(store, inputs.talk_id)
+        video_id = record.video_id or f"<video id of {inputs.talk_id}>"
+        if not steps:
+            display.message(f"{inputs.talk_id}: up to date, no requests")
+        for step in steps:
+            built = _describe_step(
+                requests, step, inputs, record, video_id, playlist_id, target, settings, chunk_bytes, FileMedia
+            )
+            cost = budget.units_of(step.api)
+            units, uploads = units + cost, uploads + budget.uploads_of(step.api)
+            display.message(f"{inputs.talk_id}: would send: {built.describe()}  [{step.label()}, {cost} units]")
+            if step.api == "videos.insert":
+                video_id = f"<video id of {inputs.talk_id}>"
+    extra = f" and {uploads} of {budget.uploads} uploads" if budget.accounting == "bucket" else ""
+    display.message(f"dry run: would spend {units:,} of {budget.units:,} quota units{extra}; nothing was sent")
+
+
+def _describe_step(
+    requests: Requests, step: Step, inputs: TalkInputs, record: Any, video_id: str, playlist_id: str,
+    target: Target, settings: YouTubeConfig, chunk_bytes: Any, file_media: Any,
+) -> Built:  # fmt: skip
+    api = step.api
+    if api == "videos.insert":
+        return requests.video_insert(
+            inputs.metadata, file_media(inputs.video, "video/mp4", chunk_bytes(settings.chunk_mib))
+        )
+    if api == "videos.update":
+        if step.ref:
+            return requests.video_status(step.ref, requests.private_status())
+        if step.what == "metadata":
+            return requests.video_metadata(video_id, inputs.metadata)
+        return requests.video_status(
+            video_id, target.status(made_for_kids=settings.made_for_kids, license_=settings.license)
+        )
+    if api == "captions.insert":
+        return requests.caption_insert(video_id, step.what, inputs.captions[step.what][0])
+    if api == "captions.update":
+        return requests.caption_update(record.captions[step.what]["id"], inputs.captions[step.what][0])
+    if api == "thumbnails.set":
+        assert inputs.thumbnail is not None
+        return requests.thumbnail_set(video_id, inputs.thumbnail[0])
+    if api == "playlistItems.list":
+        item_id = record.playlist_item.get("id") if step.what == "position" else None
+        return requests.item_list(playlist_id, video_id=video_id, item_id=item_id)
+    if api == "playlistItems.insert":
+        return requests.item_insert(playlist_id, video_id)
+    if api == "playlistItems.delete":
+        return requests.item_delete(record.playlist_item.get("stale") or record.playlist_item.get("id", "<item id>"))
+    raise AssertionError(f"no description for {api}")
