@@ -176,3 +176,47 @@ def test_cluster_mode_gives_identical_outputs(demo_event: Path, tmp_path: Path) 
         report = post(remote, cluster=cluster.scheduler_address)
     assert not report.failed
     assert digests(remote.parent / "out") == digests(local.parent / "out")
+
+
+def test_edited_cut_redoes_its_upload_against_youtube(event: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from publish.pipeline import publish_jobs
+    from tests.fakes.youtube_server import YouTubeTestServer
+
+    with YouTubeTestServer() as yt:
+        monkeypatch.setenv("HTTPLIB2_CA_CERTS", str(yt.ca_file))
+        yt.make_token_file(event.parent / "token.json")
+        yt.make_client_secrets(event.parent / "client.json")
+        text = event.read_text().replace(
+            "[publish]\nenabled = false\n",
+            "[publish]\nenabled = true\n[publish.youtube]\n"
+            f'api_endpoint = "{yt.api_root}"\ntoken_file = "token.json"\nclient_secrets = "client.json"\n'
+            'playlist = "SRE Meetup #12"\nchunk_mib = 1\n',
+        )
+        event.write_text(text)
+        cfg = load_config(event)
+        everything = pipeline.Options(stages=(*STAGES, "publish"), workers=2)
+        first = pipeline.run(cfg, everything, PlainDisplay(), publisher=publish_jobs)
+        assert not first.failed, [t.errors for t in first.talks]
+        assert len(yt.videos) == len(DEMO_TALKS)
+        old_ids = {t.talk.id: t.url for t in first.talks}
+
+        cuts = cfg.output_dir / "cuts.toml"
+        text = cuts.read_text()
+        end_at = text.index("end = ", text.index('id = "kafka-balancing"'))
+        cuts.write_text(text[:end_at] + 'end = "00:00:30.000"' + text[text.index("\n", end_at) :])
+        writes_before = len(yt.write_calls())
+        second = pipeline.run(cfg, everything, PlainDisplay(), publisher=publish_jobs)
+        assert not second.failed
+        assert sorted(second.work_done) == [
+            ("kafka-balancing", "cut"),
+            ("kafka-balancing", "publish"),
+            ("kafka-balancing", "transcribe"),
+        ]
+        assert len(yt.write_calls()) > writes_before
+        urls = {t.talk.id: t.url for t in second.talks}
+        assert urls["kafka-balancing"] != old_ids["kafka-balancing"]  # YouTube cannot replace media: a new video
+        assert {k: v for k, v in urls.items() if k != "kafka-balancing"} == {
+            k: v for k, v in old_ids.items() if k != "kafka-balancing"
+        }
+        third = pipeline.run(cfg, everything, PlainDisplay(), publisher=publish_jobs)
+        assert third.work_done == []
