@@ -12,7 +12,8 @@ from talkcast.cli import main
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "talkcast.cli", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    cmd = [sys.executable, "-m", "talkcast.cli", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
