@@ -34,21 +34,13 @@ from publish.youtube import (
 )
 from talkcast.config import Config, YouTubeConfig
 from talkcast.errors import ConfigError, PublishError, QuotaExceeded
+from talkcast.fsutil import sha256_file
 from talkcast.pipeline import Display, Options, TalkJob, talk_dir
 from talkcast.state import StateStore
 
 log = logging.getLogger(__name__)
 
 _LANG_IN_NAME = re.compile(r"\.([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)*)\.(?:srt|vtt)$")
-
-
-def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file's content."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def budget_of(settings: YouTubeConfig) -> Budget:
@@ -103,7 +95,8 @@ def talk_inputs(cfg: Config, store: StateStore, job: TalkJob) -> TalkInputs:
     tr = store.stage(talk.id, "transcribe")
     cut_result = cut.result if cut else {}
     tr_result = tr.result if tr else {}
-    video_sha = sha256_file(video)
+    # The cut stage hashed the video as it wrote it; hash again only for files made elsewhere.
+    video_sha = str(cut_result.get("sha256") or sha256_file(video))
     captions = {lang: (p, sha256_file(p)) for lang, p in subtitle_files(cfg, tr_result).items() if p.is_file()}
     thumb_rel = cut_result.get("artefacts", {}).get("thumbnail")
     thumb_path = cfg.output_dir / thumb_rel if thumb_rel else None

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from talkcast.config import Config, load_config, model_path
 from talkcast.cuts import CutList, TalkCut, read_cuts
 from talkcast.errors import ConfigError, QuotaExceeded, TalkcastError, TalkError
+from talkcast.fsutil import sha256_file
 from talkcast.schedule import Schedule, Talk, load_schedule
 from talkcast.state import StateStore, write_manifest
 
@@ -47,15 +48,6 @@ def fingerprint(*parts: Any) -> str:
     """A stable hash of JSON-able values (dicts are sorted), for stage input hashes."""
     text = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's content."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_identity(path: Path) -> dict[str, Any]:
@@ -140,7 +132,7 @@ def run_cut(job: TalkJob, progress: ProgressSink | None = None) -> dict[str, Any
         "mode": result.mode,
         "notes": list(result.notes),
         "loudness": dict(result.loudness),
-        "sha256": file_sha256(result.video),
+        "sha256": sha256_file(result.video),
     }
 
 
