@@ -1,0 +1,276 @@
+"""Two-pass EBU R128 loudness normalisation.
+
+Pass one measures the talk's integrated loudness, loudness range and true peak
+(ITU-R BS.1770-4 / EBU Tech 3341-3342); pass two applies one constant gain while the
+audio is encoded, so speech keeps its dynamics. When that gain would push the true
+peak over the limit, a look-ahead limiter (``alimiter``, latency-compensated so A/V
+sync is kept) catches the few peaks instead of lowering the whole talk.
+
+Why not ffmpeg's ``loudnorm``/``ebur128`` for the measurement: both run at a few tens
+of times real time here (loudnorm upsamples everything to 192 kHz), which would make
+measuring a talk's audio slower than cutting its video. This module streams decoded
+PCM through numpy instead: the K-weighting is applied as its exact magnitude response
+in the frequency domain per 100 ms block (loudness is a power measure, so phase does
+not matter), and only the loudest blocks are oversampled for the true peak. The tests
+check the figures against ffmpeg's ebur128.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from talkcast.errors import MediaError
+from talkcast.media import tool
+
+RATE = 48000
+SUB_BLOCK = RATE // 10  # 100 ms: the hop of the 400 ms gating blocks (75 % overlap)
+SILENT_LUFS = -70.0  # the absolute gate; a talk this quiet is silence
+_OVERSAMPLE = 4
+_PEAK_MARGIN_DB = 3.0  # blocks this far below the loudest sample practically never hold the true peak
+_TP_MARGIN = 64  # samples of context each side when oversampling a block
+_MAX_TP_BLOCKS = 16  # per chunk fed (10 s from a pipe)
+
+# BS.1770 K-weighting at 48 kHz: a high shelf, then the RLB high-pass.
+_SHELF = ((1.53512485958697, -2.69169618940638, 1.19839281085285), (1.0, -1.69065929318241, 0.73248077421585))
+_HIGHPASS = ((1.0, -2.0, 1.0), (1.0, -1.99004745483398, 0.99007225036621))
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to normalise to."""
+
+    integrated: float = -16.0  # LUFS
+    true_peak: float = -1.5  # dBTP
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The loudness of some audio."""
+
+    integrated: float  # LUFS; -inf for silence
+    true_peak: float  # dBTP
+    lra: float  # LU
+    threshold: float  # the relative gate, LUFS
+
+    @property
+    def silent(self) -> bool:
+        """Too quiet to normalise (only noise would be amplified)."""
+        return not math.isfinite(self.integrated) or self.integrated < SILENT_LUFS
+
+
+def _k_weight(n: int) -> np.ndarray:
+    """|H(f)|² of the K-weighting filter at the rfft bins of an ``n``-sample block."""
+    z = np.exp(-1j * 2 * np.pi * np.fft.rfftfreq(n))
+    power = np.ones(len(z))
+    for b, a in (_SHELF, _HIGHPASS):
+        num = b[0] + b[1] * z + b[2] * z * z
+        den = a[0] + a[1] * z + a[2] * z * z
+        power *= np.abs(num / den) ** 2
+    return power
+
+
+class LoudnessMeter:
+    """Feeds on interleaved stereo float PCM at 48 kHz; keeps only per-block statistics."""
+
+    def __init__(self) -> None:
+        self._weight = _k_weight(SUB_BLOCK)
+        self._energy: list[np.ndarray] = []  # per 100 ms block: K-weighted mean square, summed over channels
+        self._pending = np.zeros((0, 2), dtype=np.float32)
+        self._peak = 0.0  # linear true peak so far
+        self._sample_peak = 0.0
+        self._tail = np.zeros((0, 2), dtype=np.float32)  # context for oversampling across blocks
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Add a chunk of shape (n, 2)."""
+        data = np.concatenate([self._pending, samples]) if len(self._pending) else samples
+        whole = len(data) // SUB_BLOCK * SUB_BLOCK
+        if whole:
+            self._blocks(data[:whole])
+        self._pending = data[whole:]
+
+    def _blocks(self, data: np.ndarray) -> None:
+        blocks = data.reshape(-1, SUB_BLOCK, 2).astype(np.float64)
+        spectrum = np.fft.rfft(blocks, axis=1)
+        power = np.abs(spectrum) ** 2 * self._weight[None, :, None]
+        # Parseval for a real signal: count the bins between DC and Nyquist twice.
+        power[:, 1:-1, :] *= 2
+        energy = power.sum(axis=1) / (SUB_BLOCK * SUB_BLOCK)
+        self._energy.append(energy.sum(axis=1))
+        self._true_peak(data)
+
+    def _true_peak(self, data: np.ndarray) -> None:
+        peaks = np.abs(data.reshape(-1, SUB_BLOCK, 2)).max(axis=(1, 2))
+        self._sample_peak = max(self._sample_peak, float(peaks.max(initial=0.0)))
+        floor = self._sample_peak * 10 ** (-_PEAK_MARGIN_DB / 20)
+        # Each candidate block with a little context either side, oversampled in one batch;
+        # the context absorbs the FFT's wrap-around ringing and is then discarded.
+        # Where there is no real context yet (start of the talk, end of this chunk), an odd
+        # reflection continues the waveform smoothly; zeros would add a step that rings.
+        context = np.pad(
+            np.concatenate([self._tail, data]), ((_TP_MARGIN, _TP_MARGIN), (0, 0)), mode="reflect", reflect_type="odd"
+        )
+        offset = _TP_MARGIN + len(self._tail)
+        candidates = np.flatnonzero(peaks >= floor)
+        # A steady tone makes every block a candidate; the loudest few per chunk suffice.
+        candidates = candidates[np.argsort(peaks[candidates])[::-1][:_MAX_TP_BLOCKS]]
+        starts = offset + candidates * SUB_BLOCK - _TP_MARGIN
+        width = SUB_BLOCK + 2 * _TP_MARGIN
+        for batch in np.array_split(starts, max(1, len(starts) // 64)):
+            if not len(batch):
+                continue
+            segs = context[batch[:, None] + np.arange(width)[None, :]]  # (blocks, width, 2)
+            up = np.fft.irfft(np.fft.rfft(segs, axis=1), n=width * _OVERSAMPLE, axis=1) * _OVERSAMPLE
+            inner = up[:, _TP_MARGIN * _OVERSAMPLE : -_TP_MARGIN * _OVERSAMPLE]
+            self._peak = max(self._peak, float(np.abs(inner).max(initial=0.0)))
+        self._tail = data[-_TP_MARGIN:]
+
+    def result(self) -> Measurement:
+        """Integrated loudness (gated), loudness range and true peak of everything fed."""
+        if len(self._pending):
+            pad = np.zeros((SUB_BLOCK - len(self._pending), 2), dtype=np.float32)
+            self._blocks(np.concatenate([self._pending, pad]))
+            self._pending = pad[:0]
+        sub = np.concatenate(self._energy) if self._energy else np.zeros(0)
+        peak = max(self._peak, self._sample_peak)
+        true_peak = 20 * math.log10(peak) if peak > 0 else -math.inf
+        integrated, threshold = _gated(_windows(sub, 4), relative=-10.0)
+        short = _windows(sub, 30)
+        lra = _range(short)
+        return Measurement(integrated=integrated, true_peak=true_peak, lra=lra, threshold=threshold)
+
+
+def _lufs(energy: np.ndarray | float) -> Any:
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10 * np.log10(energy)
+
+
+def _windows(sub: np.ndarray, n: int) -> np.ndarray:
+    """Mean energy of every run of ``n`` consecutive 100 ms blocks (400 ms: momentary, 3 s: short-term)."""
+    if len(sub) < n:
+        return np.array([sub.mean()]) if len(sub) else np.zeros(0)
+    csum = np.concatenate([[0.0], np.cumsum(sub)])
+    return (csum[n:] - csum[:-n]) / n
+
+
+def _gated(blocks: np.ndarray, *, relative: float) -> tuple[float, float]:
+    """BS.1770 gating: absolute at -70 LUFS, then ``relative`` LU below the absolutely gated mean."""
+    loud = blocks[_lufs(blocks) > SILENT_LUFS] if len(blocks) else blocks
+    if not len(loud):
+        return -math.inf, -math.inf
+    threshold = float(_lufs(loud.mean())) + relative
+    kept = loud[_lufs(loud) > threshold]
+    return (float(_lufs(kept.mean())) if len(kept) else -math.inf), threshold
+
+
+def _range(short: np.ndarray) -> float:
+    """EBU Tech 3342 loudness range: 10th to 95th percentile of gated short-term loudness."""
+    loud = short[_lufs(short) > SILENT_LUFS] if len(short) else short
+    if len(loud) < 2:
+        return 0.0
+    threshold = float(_lufs(loud.mean())) - 20
+    values = _lufs(loud[_lufs(loud) > threshold])
+    if len(values) < 2:
+        return 0.0
+    return float(np.percentile(values, 95) - np.percentile(values, 10))
+
+
+# ---------------------------------------------------------------- ffmpeg around it
+
+
+def decode_args(inputs: Sequence[str], graph: str, label: str) -> list[str]:
+    """ffmpeg arguments decoding a filtergraph's audio output to raw stereo float PCM on stdout."""
+    return [
+        tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", *inputs, "-filter_complex", graph,
+        "-map", label, "-ac", "2", "-ar", str(RATE), "-f", "f32le", "-",
+    ]  # fmt: skip
+
+
+def _chunks(proc: subprocess.Popen[bytes], frames: int = RATE * 10) -> Iterator[np.ndarray]:
+    assert proc.stdout is not None
+    size = frames * 2 * 4
+    while True:
+        data = proc.stdout.read(size)
+        if not data:
+            return
+        usable = len(data) // 8 * 8
+        yield np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, 2)
+
+
+def measure(args: Sequence[str], *, what: str) -> Measurement:
+    """Run ``args`` (from ``decode_args``) and measure what it outputs, streaming."""
+    meter = LoudnessMeter()
+    proc = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for chunk in _chunks(proc):
+            meter.feed(chunk)
+        _, err = proc.communicate()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if proc.returncode != 0:
+        tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+        raise MediaError(f"{what} failed: {tail[0]}", exit_code=proc.returncode, stderr_tail=tail[0])
+    return meter.result()
+
+
+def measure_file(path: Path) -> Measurement:
+    """The loudness of a file's first audio stream."""
+    return measure(decode_args(["-i", str(path)], "[0:a:0]anull[m]", "[m]"), what=f"measuring {path.name}")
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """The gain pass two applies, and whether peaks must be limited to apply it."""
+
+    gain_db: float
+    limit: bool
+
+    def filter(self, target: Target) -> str:
+        """The filter chain: gain, then (if needed) a latency-compensated peak limiter."""
+        chain = f"volume={self.gain_db:.2f}dB"
+        if self.limit:
+            # alimiter limits sample peaks; 0.5 dB of headroom covers the inter-sample ones.
+            ceiling = min(1.0, 10 ** ((target.true_peak - 0.5) / 20))
+            chain += f",alimiter=limit={ceiling:.4f}:attack=5:release=50:level=false:latency=true"
+        return chain
+
+
+def adjustment(measured: Measurement, target: Target) -> Adjustment:
+    """The constant gain reaching the target, and whether its peaks need limiting."""
+    gain = target.integrated - measured.integrated
+    return Adjustment(gain_db=gain, limit=measured.true_peak + gain > target.true_peak)
+
+
+def report(before: Measurement, after: Measurement | None, target: Target, adj: Adjustment | None) -> dict[str, Any]:
+    """Before/after figures for the manifest (loudnorm's key names; null for silence)."""
+    out: dict[str, Any] = {
+        "target_i": target.integrated,
+        "target_tp": target.true_peak,
+        "input_i": _num(before.integrated),
+        "input_tp": _num(before.true_peak),
+        "input_lra": _num(before.lra),
+        "input_thresh": _num(before.threshold),
+        "normalized": after is not None,
+    }
+    if after is not None and adj is not None:
+        out.update(
+            output_i=_num(after.integrated),
+            output_tp=_num(after.true_peak),
+            output_lra=_num(after.lra),
+            output_thresh=_num(after.threshold),
+            gain_db=round(adj.gain_db, 2),
+            normalization_type="linear+limiter" if adj.limit else "linear",
+        )
+    return out
+
+
+def _num(value: float) -> float | None:
+    return round(value, 2) if math.isfinite(value) else None

@@ -1,0 +1,440 @@
+"""Cut arithmetic: which frames a talk keeps, and which of them are copied or re-encoded.
+
+Everything here is pure except ``index_source``, which reads a recording's packet
+table with ffprobe (no decoding, so it is fast on hours of footage).
+
+Times are "seconds into the file" as a player shows them: the stream timestamp minus
+the file's start time. That is also what ffmpeg's input ``-ss`` counts from, so a
+time computed here can be handed to ffmpeg unchanged.
+
+A cut keeps the frames whose presentation time is nearest to ``[start, end)``: the
+first kept frame is the first one at or after ``start - half a frame``, and the first
+dropped one is the first at or after ``end - half a frame``. That rule is robust to
+OBS's MKV timestamps, which are rounded to whole milliseconds (33/34 ms at 30 fps).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+from talkcast.errors import MediaError
+from talkcast.media import Probe, Stream, tool
+from talkcast.timecode import format_clock
+
+# How far past a keyframe (in decode order) to look for frames shown before it: such
+# "leading" frames mean an open GOP, which cannot be cut at that keyframe by copying.
+_OPEN_GOP_LOOKAHEAD = 16
+
+
+@dataclass(frozen=True)
+class SourceIndex:
+    """The video frames of one recording, from its packet table."""
+
+    path: Path
+    frame_times: tuple[float, ...]  # presentation times, sorted, seconds into the file
+    keyframes: tuple[int, ...]  # indices into frame_times of keyframes (clean entry points)
+    fps: Fraction
+    open_gop: bool = False
+
+    @property
+    def frame_duration(self) -> float:
+        """Nominal length of one frame in seconds."""
+        return float(1 / self.fps) if self.fps else 0.04
+
+    @property
+    def video_end(self) -> float:
+        """When the last frame stops being shown."""
+        return self.frame_times[-1] + self.frame_duration if self.frame_times else 0.0
+
+    def time_of(self, frame: int) -> float:
+        """Presentation time of frame ``frame``; one past the last frame gives ``video_end``."""
+        return self.frame_times[frame] if frame < len(self.frame_times) else self.video_end
+
+    def is_entry(self, frame: int) -> bool:
+        """Whether a copy may start at ``frame`` (a keyframe, or the end of the file)."""
+        if frame >= len(self.frame_times):
+            return True
+        i = bisect.bisect_left(self.keyframes, frame)
+        return i < len(self.keyframes) and self.keyframes[i] == frame
+
+
+def parse_packets(path: Path, lines: Iterable[str], *, start_time: float, fps: Fraction) -> SourceIndex:
+    """Build a ``SourceIndex`` from ffprobe ``packet=pts_time,flags`` CSV lines in decode order."""
+    decode: list[tuple[float, bool]] = []
+    for line in lines:
+        pts, _, flags = line.strip().partition(",")
+        if pts in ("", "N/A"):
+            continue
+        decode.append((float(pts) - start_time, "K" in flags))
+    open_gop = False
+    for i, (at, key) in enumerate(decode):
+        if key and any(p < at - 1e-6 for p, _ in decode[i + 1 : i + 1 + _OPEN_GOP_LOOKAHEAD]):
+            open_gop = True
+            break
+    times = sorted(p for p, _ in decode)
+    key_times = sorted(p for p, k in decode if k)
+    keyframes = []
+    for t in key_times:
+        i = bisect.bisect_left(times, t - 1e-6)
+        if i < len(times):
+            keyframes.append(i)
+    return SourceIndex(
+        path=path, frame_times=tuple(times), keyframes=tuple(sorted(set(keyframes))), fps=fps, open_gop=open_gop
+    )
+
+
+def index_source(path: Path, info: Probe) -> SourceIndex:
+    """Read the packet table of ``path``'s first video stream (no decoding)."""
+    args = [
+        tool("ffprobe"), "-v", "error", "-select_streams", "v:0",
+        "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", str(path),
+    ]  # fmt: skip
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        last = proc.stderr.strip().splitlines()[-1:] or ["ffprobe failed"]
+        raise MediaError(f"{path.name}: cannot read its packets ({last[0]})", exit_code=proc.returncode)
+    video = info.video
+    fps = video.frame_rate if video is not None else Fraction(0)
+    return parse_packets(path, proc.stdout.splitlines(), start_time=info.start_time, fps=fps)
+
+
+# ---------------------------------------------------------------- frame ranges
+
+
+class CutRangeError(ValueError):
+    """A requested range does not fit its recording; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """Frames ``first`` (inclusive) to ``stop`` (exclusive) of one recording."""
+
+    index: SourceIndex
+    first: int
+    stop: int
+
+    @property
+    def t_start(self) -> float:
+        """Time of the first kept frame."""
+        return self.index.time_of(self.first)
+
+    @property
+    def t_stop(self) -> float:
+        """Time the last kept frame stops being shown."""
+        return self.index.time_of(self.stop)
+
+    @property
+    def duration(self) -> float:
+        """Length of the range in seconds."""
+        return self.t_stop - self.t_start
+
+    @property
+    def frames(self) -> int:
+        """Number of frames kept."""
+        return self.stop - self.first
+
+
+def frame_range(index: SourceIndex, start: float, end: float) -> FrameRange:
+    """The frames nearest to ``[start, end)``; ``CutRangeError`` if the range does not fit."""
+    name = index.path.name
+    if end <= start:
+        raise CutRangeError(f"end {format_clock(end)} is not after start {format_clock(start)} in {name}")
+    if not index.frame_times:
+        raise CutRangeError(f"{name} has no video frames")
+    half = index.frame_duration / 2
+    if start >= index.video_end - half:
+        raise CutRangeError(
+            f"start {format_clock(start)} is past the end of {name} (video ends at {format_clock(index.video_end)})"
+        )
+    if end > index.video_end + half:
+        raise CutRangeError(
+            f"end {format_clock(end)} is past the end of {name} (video ends at {format_clock(index.video_end)};"
+            " truncated recording?)"
+        )
+    times = index.frame_times
+    first = bisect.bisect_left(times, start - half)
+    stop = bisect.bisect_left(times, end - half)
+    if stop <= first:
+        raise CutRangeError(f"{format_clock(start)}-{format_clock(end)} in {name} is shorter than one frame")
+    return FrameRange(index=index, first=first, stop=stop)
+
+
+# ---------------------------------------------------------------- pieces
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One stretch of the output video, made by re-encoding or stream-copying a source."""
+
+    kind: Literal["encode", "copy"]
+    index: SourceIndex
+    first: int
+    stop: int
+
+    @property
+    def frames(self) -> int:
+        """Number of frames in the piece."""
+        return self.stop - self.first
+
+    @property
+    def t_start(self) -> float:
+        """Time of the piece's first frame in its source."""
+        return self.index.time_of(self.first)
+
+    @property
+    def duration(self) -> float:
+        """How long the piece plays, from the source's own timestamps."""
+        return self.index.time_of(self.stop) - self.t_start
+
+    @property
+    def grid_duration(self) -> float:
+        """How long the piece plays in the output, whose frames sit on a regular 1/fps grid."""
+        return float(self.frames / self.index.fps) if self.index.fps else self.duration
+
+    @property
+    def seek(self) -> float:
+        """The input ``-ss`` that makes the piece's first frame the first one ffmpeg outputs.
+
+        Half a frame early: the frame before lands at a negative time and is dropped,
+        ours at +half a frame and is kept, whatever the rounding of the timestamps.
+        """
+        return max(0.0, self.t_start - self.index.frame_duration / 2)
+
+
+def smart_pieces(rng: FrameRange) -> list[Piece]:
+    """Re-encode up to the first keyframe and from the last one; copy the GOPs between.
+
+    The copied middle ends on a keyframe (or the end of the file): with B-frames, a GOP
+    cut short in the middle would reference frames that were dropped.
+    """
+    index = rng.index
+    inner = [k for k in index.keyframes if rng.first <= k < rng.stop]
+    if not inner:
+        return [Piece("encode", index, rng.first, rng.stop)]
+    k1 = inner[0]
+    copy_end = rng.stop if index.is_entry(rng.stop) else inner[-1]
+    pieces = []
+    if rng.first < k1:
+        pieces.append(Piece("encode", index, rng.first, k1))
+    if copy_end > k1:
+        pieces.append(Piece("copy", index, k1, copy_end))
+    if rng.stop > copy_end:
+        pieces.append(Piece("encode", index, copy_end, rng.stop))
+    return pieces
+
+
+def copy_pieces(rng: FrameRange) -> tuple[Piece, float, float]:
+    """Keyframe-snapped copy: start at the keyframe at or before, end at the one at or after.
+
+    Returns the piece and how far the start moved earlier and the end moved later (s).
+    """
+    index = rng.index
+    before = [k for k in index.keyframes if k <= rng.first]
+    first = before[-1] if before else (index.keyframes[0] if index.keyframes else rng.first)
+    after = [k for k in index.keyframes if k >= rng.stop]
+    stop = after[0] if after else len(index.frame_times)
+    piece = Piece("copy", index, first, stop)
+    return piece, rng.t_start - index.time_of(first), index.time_of(stop) - rng.t_stop
+
+
+# ---------------------------------------------------------------- encoder matching
+
+_PROFILES = {
+    "constrained baseline": "baseline",
+    "baseline": "baseline",
+    "main": "main",
+    "high": "high",
+    "high 10": "high10",
+    "high 4:2:2": "high422",
+    "high 4:4:4 predictive": "high444",
+}
+_PIX_FMTS = {"yuv420p", "yuvj420p", "yuv422p", "yuv444p", "yuv420p10le", "nv12"}
+_PYRAMID = {"0": "none", "1": "strict", "2": "normal"}
+_X264_SEI = re.compile(rb"x264 - core \d+[^\x00]*? - options: ([ -~]+)")
+
+
+def parse_x264_options(blob: bytes) -> dict[str, str]:
+    """The encoder options x264 writes into its SEI (``cabac=1 ref=3 ...``), or {}."""
+    match = _X264_SEI.search(blob)
+    if not match:
+        return {}
+    options = {}
+    for item in match.group(1).decode("ascii", "replace").split():
+        key, sep, value = item.partition("=")
+        if sep:
+            options[key] = value
+    return options
+
+
+def read_x264_options(path: Path, limit: int = 4 << 20) -> dict[str, str]:
+    """x264's options from the first few MB of a recording (OBS and ffmpeg both write them)."""
+    with path.open("rb") as fh:
+        return parse_x264_options(fh.read(limit))
+
+
+@dataclass(frozen=True)
+class VideoParams:
+    """What the re-encoded head, tail and cards must match for the copied body to join cleanly."""
+
+    width: int
+    height: int
+    pix_fmt: str
+    profile: str  # x264's name: high, main, baseline, ...
+    level: str  # "3.1"
+    fps: Fraction
+    bframes: int
+    x264: dict[str, str] = field(default_factory=dict)
+    color_range: str = ""
+    color_space: str = ""
+
+    def same_stream(self, other: VideoParams) -> bool:
+        """Whether two recordings can be joined without re-encoding either."""
+        keys = ("width", "height", "pix_fmt", "profile", "fps")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+
+def video_params(video: Stream, x264: dict[str, str]) -> VideoParams:
+    """Encoder parameters matching a source video stream."""
+    bframes = int(x264.get("bframes", video.has_b_frames) or 0)
+    return VideoParams(
+        width=video.width,
+        height=video.height,
+        pix_fmt=video.pix_fmt,
+        profile=_PROFILES.get(video.profile.lower(), ""),
+        level=f"{video.level / 10:.1f}" if video.level > 0 else "",
+        fps=video.frame_rate,
+        bframes=bframes,
+        x264=x264,
+        color_range=video.color_range if video.color_range not in ("", "unknown") else "",
+        color_space=video.color_space if video.color_space not in ("", "unknown") else "",
+    )
+
+
+def smart_unsafe(video: Stream, index: SourceIndex, params: VideoParams) -> str | None:
+    """Why a source cannot be smart-cut (so it must be re-encoded), or None if it can."""
+    if video.codec_name != "h264":
+        return f"{index.path.name} is {video.codec_name}, smart cut needs H.264"
+    if not params.profile:
+        return f"{index.path.name} uses H.264 profile '{video.profile}'"
+    if params.pix_fmt not in _PIX_FMTS:
+        return f"{index.path.name} has pixel format {params.pix_fmt}"
+    if video.field_order not in ("", "progressive", "unknown"):
+        return f"{index.path.name} is interlaced ({video.field_order})"
+    if not params.fps or params.fps > 240:
+        return f"{index.path.name} has no usable frame rate"
+    if index.open_gop:
+        return f"{index.path.name} uses open GOPs (frames before a keyframe depend on it)"
+    if not index.keyframes:
+        return f"{index.path.name} has no keyframes"
+    return None
+
+
+def matched_encoder_args(params: VideoParams, *, crf: int, preset: str) -> list[str]:
+    """libx264 arguments producing a stream whose SPS/PPS and frame reordering match the source.
+
+    Profile, level, pixel format, B-frames/pyramid, reference frames, CABAC, 8x8 transform
+    and weighted prediction all show up in the parameter sets or the reorder depth; a
+    mismatch there is what makes a naive smart cut stutter or fail to decode at the joins.
+    """
+    opts = {
+        "bframes": str(params.bframes),
+        "b-pyramid": _PYRAMID.get(params.x264.get("b_pyramid", ""), "normal" if params.bframes >= 2 else "none"),
+        "open-gop": "0",
+        "scenecut": "0",
+    }
+    for src, dst in (("ref", "ref"), ("cabac", "cabac"), ("8x8dct", "8x8dct"), ("weightp", "weightp")):
+        if params.x264.get(src, "").isdigit():
+            opts[dst] = params.x264[src]
+    args = ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", params.pix_fmt]
+    if params.profile:
+        args += ["-profile:v", params.profile]
+    if params.level:
+        args += ["-level:v", params.level]
+    args += ["-x264-params", ":".join(f"{k}={v}" for k, v in opts.items())]
+    if params.color_range:
+        args += ["-color_range", params.color_range]
+    if params.color_space:
+        args += ["-colorspace", params.color_space]
+    return args
+
+
+def reencode_args(*, crf: int, preset: str, pix_fmt: str = "yuv420p") -> list[str]:
+    """libx264 arguments for a full re-encode (widely playable: High profile, 4:2:0)."""
+    return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt, "-profile:v", "high"]
+
+
+# ---------------------------------------------------------------- ffmpeg argument lists
+
+
+def encode_piece_args(piece: Piece, out: Path, encoder: Sequence[str], *, vf: str | None = None) -> list[str]:
+    """Decode exactly ``piece.frames`` frames from the piece's first one and encode them (video only).
+
+    The frames are restamped on a regular grid: after the half-frame-early seek they sit
+    half way between two ticks of the encoder's 1/fps time base, and OBS's millisecond
+    jitter would round neighbours onto the same tick. (``round``: setpts truncates, and
+    29/25/0.04 is 28.999...)
+    """
+    args: list[str] = ["-ss", f"{piece.seek:.6f}", "-i", str(piece.index.path), "-map", "0:v:0"]
+    args += ["-frames:v", str(piece.frames), "-an", "-sn", "-dn", "-fps_mode", "passthrough"]
+    args += ["-vf", ",".join([*([vf] if vf else []), "setpts=round(N/(FRAME_RATE*TB))"])]
+    return [*args, *encoder, "-f", "mpegts", str(out)]
+
+
+def copy_piece_args(piece: Piece, out: Path, *, audio: bool = False) -> list[str]:
+    """Stream-copy ``piece.frames`` frames starting at the keyframe ``piece.first``.
+
+    The input seek lands on the keyframe at or before ``seek`` (half a frame before
+    ours). ``-copypriorss 0`` makes ffmpeg drop the packets shown before the seek point,
+    and with them every packet up to the next keyframe, which is ours; by default it
+    would copy them. Counting video packets (in decode order) then ends the copy right
+    before the next GOP's keyframe, closed GOPs holding exactly their own frames.
+    """
+    args: list[str] = ["-ss", f"{piece.seek:.6f}", "-i", str(piece.index.path), "-map", "0:v:0"]
+    if audio:
+        args += ["-map", "0:a:0", "-t", f"{piece.duration:.6f}"]
+    else:
+        args += ["-an"]
+    args += ["-sn", "-dn", "-frames:v", str(piece.frames), "-copypriorss", "0", "-c", "copy"]
+    return [*args, "-f", "mpegts", str(out)]
+
+
+def concat_list(files: Sequence[tuple[Path, float]]) -> str:
+    """An ffconcat script joining ``files``, each with its exact duration in the output."""
+    lines = ["ffconcat version 1.0"]
+    for path, duration in files:
+        quoted = str(path).replace("'", "'\\''")
+        lines += [f"file '{quoted}'", f"duration {duration:.6f}"]
+    return "\n".join(lines) + "\n"
+
+
+def snap_filter(fps: Fraction) -> str:
+    """A ``setts`` bitstream filter putting every packet's pts/dts on the 1/fps grid.
+
+    OBS's MKV stores milliseconds, so at 30 fps frames are 33 or 34 ms apart; copied
+    as they are, a decoder re-timing them to 30 fps puts two frames on one tick.
+    """
+    rate = f"({fps.numerator}/{fps.denominator})"
+    return f"setts=pts=round(PTS*TB*{rate})/(TB*{rate}):dts=round(DTS*TB*{rate})/(TB*{rate})"
+
+
+def mux_args(
+    concat: Path, audio: Path | None, out: Path, *, copy_audio_from_video: bool = False, fps: Fraction | None = None
+) -> list[str]:
+    """Join the pieces (copy) with the talk's one audio track into an MP4 with faststart."""
+    args: list[str] = ["-f", "concat", "-safe", "0", "-i", str(concat)]
+    if audio is not None:
+        args += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
+    elif copy_audio_from_video:
+        args += ["-map", "0:v:0", "-map", "0:a:0"]
+    else:
+        args += ["-map", "0:v:0"]
+    if fps:
+        args += ["-bsf:v", snap_filter(fps)]
+    return [*args, "-c", "copy", "-movflags", "+faststart", "-f", "mp4", str(out)]

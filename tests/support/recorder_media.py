@@ -1,0 +1,160 @@
+"""Generated recordings whose frames carry their own index, and readers that get it back.
+
+Each frame shows its index as 16 big black/white blocks (bit b of the index in block b),
+which survives H.264 compression at any quality, so a test can decode a cut and read
+exactly which source frames it holds. The audio is a 1 kHz beep for the first 100 ms
+of every second, so audio/video sync can be checked against the frame indices.
+Encoded like OBS: x264 High profile, B-frames, a 250-frame GOP without scene cuts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from talkcast.media import tool
+
+WIDTH, HEIGHT = 160, 96
+_BITS = 16
+_BLOCK_W, _BLOCK_H = WIDTH // 8, HEIGHT // 2
+BEEP_SECONDS = 0.1
+_CHROMA = bytes([128]) * (WIDTH * HEIGHT // 2)
+
+
+@dataclass(frozen=True)
+class IndexedSource:
+    """A generated recording: frame ``i`` (0-based, in this file) shows ``first_index + i``."""
+
+    path: Path
+    fps: int
+    frames: int
+    first_index: int = 0
+
+    @property
+    def seconds(self) -> float:
+        """Length of the video."""
+        return self.frames / self.fps
+
+
+def _frame(index: int) -> bytes:
+    y = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
+    for b in range(_BITS):
+        if (index >> b) & 1:
+            bx, by = (b % 8) * _BLOCK_W, (b // 8) * _BLOCK_H
+            y[by : by + _BLOCK_H, bx : bx + _BLOCK_W] = 235
+    return y.tobytes() + _CHROMA
+
+
+def make_indexed_source(
+    path: Path,
+    *,
+    seconds: float,
+    fps: int = 25,
+    gop: int = 250,
+    bframes: int = 2,
+    first_index: int = 0,
+    video: bool = True,
+    audio: bool = True,
+    size: tuple[int, int] = (WIDTH, HEIGHT),
+    preset: str = "veryfast",
+) -> IndexedSource:
+    """Encode an indexed recording (container from ``path``'s extension, e.g. .mkv like OBS)."""
+    frames = round(seconds * fps)
+    args = [tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-y"]
+    if video:
+        args += ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{WIDTH}x{HEIGHT}", "-r", str(fps), "-i", "pipe:"]
+    if audio:
+        beep = f"if(lt(mod(t\\,1)\\,{BEEP_SECONDS})\\,0.3*sin(2*PI*1000*t)\\,0)"
+        args += ["-f", "lavfi", "-i", f"aevalsrc={beep}:s=48000:d={frames / fps:.6f}"]
+    if video:
+        if size != (WIDTH, HEIGHT):
+            args += ["-vf", f"scale={size[0]}:{size[1]}:flags=neighbor"]
+        args += [
+            "-c:v", "libx264", "-preset", preset, "-profile:v", "high", "-pix_fmt", "yuv420p",
+            "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-bf", str(bframes),
+            "-frames:v", str(frames),
+        ]  # fmt: skip
+    if audio:
+        args += ["-c:a", "aac", "-b:a", "96k", "-ac", "2"]
+    args.append(str(path))
+    stdin = subprocess.PIPE if video else subprocess.DEVNULL
+    proc = subprocess.Popen(args, stdin=stdin, stderr=subprocess.PIPE)
+    try:
+        if video:
+            assert proc.stdin is not None
+            for i in range(frames):
+                proc.stdin.write(_frame(first_index + i))
+            proc.stdin.close()
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"generating {path.name} failed: {err.decode(errors='replace')}")
+    return IndexedSource(path=path, fps=fps, frames=frames, first_index=first_index)
+
+
+def read_frame_indices(path: Path) -> list[int]:
+    """Decode ``path`` and read each frame's index back (its 16 blocks, scaled to our size)."""
+    proc = subprocess.run(
+        [tool("ffmpeg"), "-v", "error", "-i", str(path), "-map", "0:v:0", "-vf", f"scale={WIDTH}:{HEIGHT}",
+         "-f", "rawvideo", "-pix_fmt", "gray", "-fps_mode", "passthrough", "-"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    data = np.frombuffer(proc.stdout, dtype=np.uint8).reshape(-1, HEIGHT, WIDTH)
+    indices = np.zeros(len(data), dtype=np.int64)
+    for b in range(_BITS):
+        bx, by = (b % 8) * _BLOCK_W + _BLOCK_W // 2, (b // 8) * _BLOCK_H + _BLOCK_H // 2
+        block = data[:, by - 4 : by + 4, bx - 4 : bx + 4].mean(axis=(1, 2))
+        indices |= (block > 128).astype(np.int64) << b
+    return [int(i) for i in indices]
+
+
+def audio_samples(path: Path, rate: int = 48000) -> np.ndarray:
+    """The first audio stream decoded to mono float samples."""
+    proc = subprocess.run(
+        [tool("ffmpeg"), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate),
+         "-f", "f32le", "-"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return np.frombuffer(proc.stdout, dtype=np.float32)
+
+
+def beep_onsets(samples: np.ndarray, rate: int = 48000) -> list[float]:
+    """Times (s) where a beep starts: loud after at least 0.3 s of near-silence."""
+    frame = rate // 1000  # 1 ms windows
+    n = len(samples) // frame
+    level = np.abs(samples[: n * frame]).reshape(n, frame).max(axis=1)
+    loud = level > 0.5 * level.max() if n and level.max() > 0 else np.zeros(n, dtype=bool)
+    onsets = []
+    quiet_run = 300
+    for i in range(n):
+        if loud[i] and quiet_run >= 300:
+            onsets.append(i / 1000)
+        quiet_run = 0 if loud[i] else quiet_run + 1
+    return onsets
+
+
+def stream_durations(path: Path) -> tuple[float, float]:
+    """(video, audio) durations in seconds, from the streams' own timestamps."""
+    out = subprocess.run(
+        [tool("ffprobe"), "-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    found = {}
+    for line in out.splitlines():
+        kind, _, value = line.partition(",")
+        found[kind] = float(value)
+    return found["video"], found["audio"]
+
+
+def fps_of(source: IndexedSource) -> Fraction:
+    """The source's frame rate as a fraction."""
+    return Fraction(source.fps)

@@ -1,0 +1,294 @@
+"""Cutting talks: frame-exact smart cuts, copy and re-encode, several files, cards, loudness, bad input.
+
+The sources are generated with OBS-like long GOPs (250 frames, B-frames) and every
+frame shows its own index, so each test reads back exactly which frames a cut holds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from recorder.cards import card_frames, card_layout
+from recorder.cut import CutResult, cut_talk
+from recorder.loudness import measure_file
+from recorder.smart import parse_x264_options
+from talkcast.config import RecordingConfig
+from talkcast.cuts import Span, TalkCut
+from talkcast.errors import TalkError
+from talkcast.media import decode_errors, probe, tool
+from tests.support.recorder_media import (
+    BEEP_SECONDS,
+    IndexedSource,
+    audio_samples,
+    beep_onsets,
+    make_indexed_source,
+    read_frame_indices,
+    stream_durations,
+)
+
+PLAIN = RecordingConfig(normalize_loudness=False)
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory) -> dict[str, IndexedSource]:
+    """Generated recordings, shared by every test (a few seconds to make)."""
+    root = tmp_path_factory.mktemp("recorder-media")
+    return {
+        # OBS writes MKV with millisecond timestamps; 600 frames = keyframes at 0, 250, 500.
+        "mkv25": make_indexed_source(root / "obs 25.mkv", seconds=24, fps=25),
+        "mp430": make_indexed_source(root / "cam30.mp4", seconds=20, fps=30),
+        # 30 fps in MKV: frames 33 or 34 ms apart, OBS's everyday case.
+        "mkv30": make_indexed_source(root / "obs 30.mkv", seconds=20, fps=30),
+        # A recording split by an OBS restart: the second file continues at index 1000.
+        "part1": make_indexed_source(root / "2026-08-27 19-00-00.mkv", seconds=12, fps=25),
+        "part2": make_indexed_source(root / "2026-08-27 19-00-13.mkv", seconds=12, fps=25, first_index=1000),
+    }
+
+
+def video_start(path: Path) -> float:
+    """Where the first frame sits in the file's timeline (MKV muxing shifts it by a few ms)."""
+    info = probe(path)
+    assert info.video is not None
+    return info.video.start_time - info.start_time
+
+
+def expected_frames(src: IndexedSource, start: float, end: float) -> list[int]:
+    """The frame indices nearest to [start, end) in ``src``."""
+    v0 = video_start(src.path)
+    first, stop = max(0, round((start - v0) * src.fps)), round((end - v0) * src.fps)
+    return [src.first_index + i for i in range(first, min(stop, src.frames))]
+
+
+def cut(tmp_path: Path, spans: list[Span], settings: RecordingConfig = PLAIN, **kw) -> CutResult:
+    talk = TalkCut(id="t", title="A talk", spans=tuple(spans), speakers=("Ann",))
+    return cut_talk(talk, tmp_path / "talks" / "t", settings, event_name="Test Meetup", **kw)
+
+
+def assert_clean(result: CutResult) -> None:
+    """Decodes without a single error, and audio and video last equally long (within 25 ms)."""
+    assert decode_errors(result.video) == ""
+    video, audio = stream_durations(result.video)
+    assert abs(video - audio) <= 0.025, (video, audio)
+    info = probe(result.video)
+    assert info.video is not None and info.video.codec_name == "h264"
+    assert info.audio is not None and info.audio.codec_name == "aac"
+    # faststart: the index (moov) comes before the media data (mdat).
+    head = result.video.read_bytes()[:4096]
+    assert 0 <= head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head
+
+
+def assert_in_sync(result: CutResult, first_frame: int, src: IndexedSource, lead: float = 0.0) -> None:
+    """Each beep (on every whole second of the source's audio) is heard where it belongs.
+
+    The cut's body starts at source time ``t0`` (its first frame's time), after ``lead``
+    seconds of cards, so the beep of source second k must be heard at ``lead + k - t0``.
+    """
+    t0 = video_start(src.path) + (first_frame - src.first_index) / src.fps
+    onsets = beep_onsets(audio_samples(result.video))
+    assert onsets, "no beeps found"
+    for onset in onsets:
+        if abs(onset - lead) < 0.05:
+            continue  # a beep already sounding when the cut starts: its onset is not in the cut
+        k = round(onset - lead + t0)
+        assert abs(onset - (lead + k - t0)) <= 0.025, (onset, k, t0)
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "end"),
+    [
+        ("mkv25", 3.0, 21.3),  # re-encoded head, two copied GOPs, re-encoded tail
+        ("mp430", 1.5, 18.7),
+        ("mkv30", 2.95, 18.1),
+        ("mp430", 250 / 30, 20.0),  # starts on a keyframe and runs to the end: all copied
+        ("mkv25", 0.0, 9.5),  # from the very first frame, no complete GOP: all re-encoded
+    ],
+)
+def test_smart_cut_is_frame_exact(tmp_path, media, name, start, end):
+    src = media[name]
+    result = cut(tmp_path, [Span(src.path, start, end)])
+    assert result.mode == "smart"
+    frames = read_frame_indices(result.video)
+    assert frames == expected_frames(src, start, end)
+    assert_clean(result)
+    assert_in_sync(result, frames[0], src)
+
+
+def test_smart_cut_copies_the_middle(tmp_path, media):
+    src = media["mkv25"]
+    result = cut(tmp_path, [Span(src.path, 3.0, 21.3)])
+    assert any("copied 10.00 s" in n for n in result.notes), result.notes
+
+
+def test_copy_mode_snaps_to_keyframes_and_says_how_far(tmp_path, media):
+    src = media["mp430"]
+    result = cut(tmp_path, [Span(src.path, 9.0, 12.0)], mode="copy")
+    assert result.mode == "copy"
+    frames = read_frame_indices(result.video)
+    # Frame 270 is asked for; the keyframe before it is 250 and the one after 360 is 500.
+    assert frames == list(range(250, 500))
+    assert any("moved 0.667 s earlier" in n and "moved 4.667 s later" in n for n in result.notes), result.notes
+    assert decode_errors(result.video) == ""
+
+
+def test_reencode_mode_is_frame_exact(tmp_path, media):
+    src = media["mkv25"]
+    settings = replace(PLAIN, preset="ultrafast", crf=30)
+    result = cut(tmp_path, [Span(src.path, 2.5, 7.1)], settings, mode="reencode")
+    assert result.mode == "reencode"
+    assert read_frame_indices(result.video) == expected_frames(src, 2.5, 7.1)
+    assert_clean(result)
+
+
+def test_source_that_cannot_be_smart_cut_falls_back_to_reencode(tmp_path):
+    src = tmp_path / "old.avi"
+    subprocess.run(
+        [tool("ffmpeg"), "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x96:r=25:d=6", "-f", "lavfi",
+         "-i", "sine=d=6", "-c:v", "mpeg4", "-c:a", "mp3", str(src)],
+        check=True,
+    )  # fmt: skip
+    result = cut(tmp_path, [Span(src, 1.0, 4.0)])
+    assert result.mode == "reencode (fallback: old.avi is mpeg4, smart cut needs H.264)"
+    assert_clean(result)
+
+
+def test_talk_across_two_files_is_joined_exactly(tmp_path, media):
+    a, b = media["part1"], media["part2"]
+    result = cut(tmp_path, [Span(a.path, 5.0, 12.0), Span(b.path, 0.0, 6.3)])
+    assert result.mode == "smart"
+    frames = read_frame_indices(result.video)
+    assert frames == expected_frames(a, 5.0, 12.0) + expected_frames(b, 0.0, 6.3)
+    assert_clean(result)
+    assert any("joined 2026-08-27 19-00-00.mkv" in n and "19-00-13.mkv (from 00:00:00" in n for n in result.notes)
+
+
+TRICKY = '«Кафка»: 100% "uptime" isn\'t a plan — 50% off: {x} \\n [y] ; % 🎉'
+
+
+def test_title_and_end_cards_join_without_touching_the_body(tmp_path, media):
+    src = media["mp430"]
+    settings = replace(PLAIN, title_card=True, end_card=True, card_seconds=1.0)
+    talk = TalkCut(id="cards", title=TRICKY, spans=(Span(src.path, 1.5, 12.0),), speakers=("Вера Ш.", "O'Neil"))
+    result = cut_talk(talk, tmp_path / "cards", settings, event_name="SRE Meetup #12: 100%")
+    frames = read_frame_indices(result.video)
+    card = card_frames(1.0, Fraction(30))
+    body = expected_frames(src, 1.5, 12.0)
+    assert len(frames) == card + len(body) + card
+    assert frames[card : card + len(body)] == body
+    assert_clean(result)
+    assert_in_sync(result, body[0], src, lead=card / 30)
+    # The thumbnail is the title card at 1280x720, with text drawn on it.
+    assert result.thumbnail is not None and result.thumbnail == tmp_path / "cards" / "thumbnail.jpg"
+    thumb = probe(result.thumbnail)
+    assert thumb.video is not None and (thumb.video.width, thumb.video.height) == (1280, 720)
+    assert _bright_pixels(result.thumbnail) > 2000
+
+
+def _bright_pixels(jpg: Path) -> int:
+    raw = subprocess.run(
+        [tool("ffmpeg"), "-v", "error", "-i", str(jpg), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    return sum(1 for b in raw if b > 180)
+
+
+def test_card_layout_wraps_long_titles():
+    lines = card_layout("title", event="E", title="word " * 40, speakers=["A", "B"], width=1280, height=720)
+    titles = [line for line in lines if line.size == round(720 * 0.085)]
+    assert len(titles) == 3 and titles[-1].text.endswith("…")
+    assert all(line.y < 720 for line in lines)
+
+
+def test_loudness_is_normalised_to_the_target(tmp_path, media):
+    src = media["mkv25"]
+    settings = RecordingConfig(loudness_target=-16.0, true_peak=-1.5)
+    result = cut(tmp_path, [Span(src.path, 2.0, 14.0)], settings)
+    lo = result.loudness
+    assert lo["normalized"] is True
+    assert lo["input_i"] == pytest.approx(-20.5, abs=1.0)
+    assert lo["output_i"] == pytest.approx(-16.0, abs=0.5)
+    assert lo["output_tp"] <= -1.0
+    # An independent measurement (ffmpeg's ebur128) of the file agrees.
+    assert _ebur128_integrated(result.video) == pytest.approx(-16.0, abs=0.5)
+    assert measure_file(result.video).integrated == pytest.approx(lo["output_i"], abs=0.1)
+    assert_clean(result)
+
+
+def _ebur128_integrated(path: Path) -> float:
+    err = subprocess.run(
+        [tool("ffmpeg"), "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a:0", "-af", "ebur128",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr  # fmt: skip
+    line = [x for x in err.splitlines() if x.strip().startswith("I:")][-1]
+    return float(line.split()[1])
+
+
+def test_progress_is_reported_up_to_the_total(tmp_path, media):
+    src = media["mkv25"]
+    seen: list[tuple[float, float]] = []
+    cut(tmp_path, [Span(src.path, 3.0, 21.3)], on_progress=lambda done, total: seen.append((done, total)))
+    assert seen and all(0 <= d <= t for d, t in seen)
+    assert seen[-1][0] == seen[-1][1] == pytest.approx(18.28, abs=0.05)
+
+
+def test_x264_options_are_read_from_the_source(media):
+    options = parse_x264_options(media["mkv25"].path.read_bytes()[: 1 << 20])
+    assert options["bframes"] == "2" and options["b_pyramid"] == "2" and options["keyint"] == "250"
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _error(tmp_path: Path, spans: list[Span], talk_id: str = "t") -> str:
+    talk = TalkCut(id=talk_id, title="x", spans=tuple(spans))
+    with pytest.raises(TalkError) as info:
+        cut_talk(talk, tmp_path / "talks" / "t", PLAIN, event_name="E")
+    assert info.value.talk == talk_id and info.value.stage == "cut"
+    return str(info.value)
+
+
+def test_bad_input_gives_one_clear_line(tmp_path, media):
+    src = media["mkv25"].path
+    assert _error(tmp_path, [Span(tmp_path / "gone.mkv", 1, 2)]).endswith("gone.mkv not found")
+    assert "is past the end of obs 25.mkv (video ends at 00:00:24.0" in _error(tmp_path, [Span(src, 20, 60)])
+    assert "start 00:01:00.000 is past the end" in _error(tmp_path, [Span(src, 60, 70)])
+    assert "end 00:00:02.000 is not after start 00:00:05.000" in _error(tmp_path, [Span(src, 5, 2)])
+    assert "not safe as a folder name" in _error(tmp_path, [Span(src, 1, 2)], talk_id="../etc")
+
+
+def test_truncated_corrupt_and_incomplete_sources_are_named(tmp_path, media):
+    data = media["mkv25"].path.read_bytes()
+    truncated = tmp_path / "truncated.mkv"
+    truncated.write_bytes(data[: len(data) // 3])
+    assert "truncated" in _error(tmp_path, [Span(truncated, 5, 20)])
+    corrupt = tmp_path / "corrupt.mkv"
+    corrupt.write_bytes(b"\x00not a video" * 1000)
+    assert "corrupt.mkv is unreadable" in _error(tmp_path, [Span(corrupt, 1, 2)])
+    silent = make_indexed_source(tmp_path / "silent.mp4", seconds=2, audio=False)
+    assert _error(tmp_path, [Span(silent.path, 0.5, 1.5)]).endswith("silent.mp4 has no audio stream")
+    blind = make_indexed_source(tmp_path / "blind.m4a", seconds=2, video=False)
+    assert _error(tmp_path, [Span(blind.path, 0.5, 1.5)]).endswith("blind.m4a has no video stream")
+
+
+def test_a_failed_cut_leaves_the_previous_file_alone(tmp_path, media):
+    out = tmp_path / "talks" / "t"
+    out.mkdir(parents=True)
+    (out / "talk.mp4").write_bytes(b"the good cut from last time")
+    broken = tmp_path / "broken.mkv"
+    data = media["mkv25"].path.read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    _error(tmp_path, [Span(broken, 2, 20)])
+    assert (out / "talk.mp4").read_bytes() == b"the good cut from last time"
+    assert sorted(p.name for p in out.iterdir()) == ["talk.mp4"]
+
+
+def test_beeps_sit_on_whole_seconds_of_the_source(media):
+    # Guards the sync check itself: the generator's beeps start on whole seconds.
+    onsets = beep_onsets(audio_samples(media["mp430"].path))
+    assert onsets[:3] == pytest.approx([0.0, 1.0, 2.0], abs=0.01)
+    assert BEEP_SECONDS < 0.5
