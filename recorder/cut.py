@@ -132,6 +132,40 @@ def audio_graph(
     return inputs, ";".join(chains)
 
 
+def copyable_audio(sources: Sequence[_Source], settings: RecordingConfig, *, cards: bool) -> bool:
+    """Whether the talk's audio can be stream-copied: one AAC source, no cards, no loudness change."""
+    audio = sources[0].info.audio
+    return (
+        len(sources) == 1
+        and not cards
+        and not settings.normalize_loudness
+        and audio is not None
+        and audio.codec_name == "aac"
+    )
+
+
+def audio_copy_args(rng: FrameRange, out: Path) -> list[str]:
+    """Copy the AAC packets of ``rng`` (and nothing before it) into an MP4 of their own."""
+    return [
+        "-ss", f"{rng.t_start:.6f}", "-t", f"{rng.duration:.6f}", "-i", str(rng.index.path),
+        "-map", "0:a:0", "-c:a", "copy", "-copypriorss", "0", "-f", "mp4", str(out),
+    ]  # fmt: skip
+
+
+def _copied_audio(talk_id: str, rng: FrameRange, work: Path, timings: _Timings) -> Path | None:
+    """The range's audio packets copied to ``work/audio.m4a``, or None if they fall short."""
+    out = work / "audio.m4a"
+    with timings.step("audio: copy"):
+        try:
+            run_ffmpeg(audio_copy_args(rng, out), what=f"talk '{talk_id}': audio copy")
+            audio = probe(out).audio
+        except MediaError:
+            return None
+    if audio is None or audio.duration is None or abs(audio.duration - rng.duration) > 0.02:
+        return None
+    return out
+
+
 def fallback_reason(sources: Sequence[_Source]) -> str | None:
     """Why the talk cannot be smart-cut, or None."""
     for src in sources:
@@ -343,7 +377,15 @@ def cut_talk(
         runs = [_ffmpeg_job(job, progress, talk.id, timings) for job in jobs]
         audio_out: Path | None = None
         audio_report: dict[str, Any] = {}
-        if chosen != "copy":
+        if chosen == "smart" and copyable_audio(sources, settings, cards=bool(title or end)):
+            # Nothing to do to the sound: take the recording's own AAC packets for the range.
+            # One trimmed stream, nothing joined, so no priming clicks; the start lands on an
+            # AAC frame (21.3 ms), within the 25 ms A/V budget. If the recording's audio does
+            # not cover the whole range, encode it (padded with silence) after all.
+            audio_out = _copied_audio(talk.id, sources[0].rng, work, timings)
+            if audio_out is not None:
+                notes.append("smart: audio copied from the recording (loudness normalisation is off)")
+        if audio_out is None and chosen != "copy":
             audio_out = work / "audio.m4a"
             ranges = [s.rng for s in sources]
             # The audio is the longest single job (two passes); start it first.
@@ -353,7 +395,7 @@ def cut_talk(
                     talk, ranges, audio_out, settings, before=before, after=after, result=audio_report, timings=timings
                 ),
             )
-        else:
+        elif chosen == "copy":
             notes.append("copy mode: audio copied from the recording, loudness not normalised")
         _run_parallel(talk.id, runs)
 

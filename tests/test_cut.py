@@ -292,3 +292,19 @@ def test_beeps_sit_on_whole_seconds_of_the_source(media):
     onsets = beep_onsets(audio_samples(media["mp430"].path))
     assert onsets[:3] == pytest.approx([0.0, 1.0, 2.0], abs=0.01)
     assert BEEP_SECONDS < 0.5
+
+
+def test_smart_cut_copies_the_audio_when_nothing_changes_it(tmp_path, media):
+    src = media["mkv25"]
+    result = cut(tmp_path, [Span(src.path, 3.0, 21.3)])
+    assert "smart: audio copied from the recording (loudness normalisation is off)" in result.notes
+    frames = read_frame_indices(result.video)
+    assert_clean(result)
+    assert_in_sync(result, frames[0], src)
+
+
+def test_audio_that_stops_early_is_encoded_and_padded_instead(tmp_path, media):
+    src = media["mp430"]  # its audio ends before its video
+    result = cut(tmp_path, [Span(src.path, 250 / 30, 20.0)])
+    assert not any("audio copied" in n for n in result.notes)
+    assert_clean(result)
