@@ -79,13 +79,18 @@ class Planned:
 
 
 def _markers(entries: Sequence[Entry]) -> dict[str, tuple[Entry | None, Entry | None]]:
-    """Per talk, its first start marker and the last end marker after it."""
+    """Per talk, its first start marker and the last end marker after it.
+
+    A start the volunteer marked again (``data.remark``: the talk really began later than
+    the schedule said) replaces the earlier one; a ``resumed`` start after an OBS restart
+    does not, so the talk spans both recordings.
+    """
     found: dict[str, tuple[Entry | None, Entry | None]] = {}
     for e in entries:
         if not e.talk or e.file is None or e.offset is None:
             continue
         start, _ = found.get(e.talk, (None, None))
-        if e.kind is Kind.TALK_START and start is None:
+        if e.kind is Kind.TALK_START and (start is None or e.data.get("remark")):
             found[e.talk] = (e, None)
         elif e.kind is Kind.TALK_END and start is not None:
             found[e.talk] = (start, e)
@@ -384,7 +389,14 @@ def discover_recordings(cfg: Config, entries: Sequence[Entry], warnings: list[st
 
 def _resolve(cfg: Config, file: str) -> Path:
     path = Path(file).expanduser()
-    return (path if path.is_absolute() else cfg.recordings_dir / path).resolve()
+    path = (path if path.is_absolute() else cfg.recordings_dir / path).resolve()
+    if not path.exists():
+        # The journal names the file where OBS wrote it; after the event the recordings are
+        # often copied elsewhere (another machine, a NAS). Look for it by name in recording.dir.
+        moved = cfg.recordings_dir / path.name
+        if moved.is_file():
+            return moved.resolve()
+    return path
 
 
 def run_plan(cfg: Config, schedule: Schedule, store: StateStore) -> PlanReport:

@@ -71,11 +71,21 @@ from pathlib import Path
 from typing import Any
 
 from streamer.ingest import Ingest, StreamStat
-from streamer.relay_args import Target, backoff_delay, push_args, safety_args, targets
+from streamer.relay_args import (
+    INGEST_SAMPLE_S,
+    Target,
+    backoff_delay,
+    check_ingest,
+    ingest_probe_args,
+    measure_ingest,
+    push_args,
+    safety_args,
+    targets,
+)
 from talkcast.config import Config, RelayConfig
 from talkcast.errors import RelayError
 from talkcast.journal import JournalWriter, Kind
-from talkcast.media import ProgressParser, ffmpeg_args
+from talkcast.media import ProgressParser, ffmpeg_args, tool
 from talkcast.secrets import Secret, redact
 
 log = logging.getLogger(__name__)
@@ -437,6 +447,7 @@ class Relay:
         self.targets: list[Target] = [t for d in cfg.destinations for t in targets(d)]
         self.supervisors: list[Supervisor] = []
         self.safety_files: list[Path] = []
+        self.ingest_warnings: list[str] = []  # OBS's settings against YouTube's recommendations
 
     # -- what OBS and the UI need -----------------------------------------------------------
 
@@ -461,8 +472,16 @@ class Relay:
         return self.cfg.relay.safety_dir or self.cfg.output_dir / "safety"
 
     def status(self) -> list[dict[str, Any]]:
-        """One dict per pusher (and the safety recording): name, state, rates, errors."""
-        return [s.health.as_dict() for s in self.supervisors]
+        """One dict per pusher (and the safety recording): name, state, rates, errors.
+
+        When OBS's stream breaks YouTube's ingest recommendations, a first entry named
+        "OBS stream" carries the warnings in ``last_error``.
+        """
+        rows = [s.health.as_dict() for s in self.supervisors]
+        if self.ingest_warnings:
+            warning = {"name": "OBS stream", "kind": "ingest", "state": "warning"}
+            rows.insert(0, {**warning, "last_error": "; ".join(self.ingest_warnings)})
+        return rows
 
     def supervisor(self, name: str) -> Supervisor:
         """The supervisor of the target (or ``"safety"``) called ``name``."""
@@ -551,6 +570,42 @@ class Relay:
         self._stat = stat
         return stat is not None
 
+    async def _check_ingest(self) -> None:
+        """Read a few seconds of OBS's stream and warn when it breaks YouTube's recommendations."""
+        args = ingest_probe_args(tool("ffprobe"), f"{self.ingest_url}/{self.ingest_key.reveal()}")
+        proc = await asyncio.create_subprocess_exec(
+            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        )
+        # The check must never hold up shutdown: it ends when the relay stops, or after a timeout.
+        reading = asyncio.ensure_future(proc.communicate())
+        stopping = asyncio.ensure_future(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {reading, stopping}, timeout=INGEST_SAMPLE_S + 10, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopping.cancel()
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        if reading not in done:
+            return
+        out, _ = reading.result()
+        interval, kbps = measure_ingest(out.decode(errors="replace").splitlines())
+        stat = self._stat
+        if stat is None or kbps <= 0:
+            return
+        warnings = check_ingest(stat.width, stat.height, stat.fps, interval, kbps)
+        if warnings != self.ingest_warnings:
+            for text in warnings:
+                log.warning("OBS stream: %s", text)
+            if self.journal is not None:
+                data = {"ingest_warnings": warnings, "keyframe_interval_s": interval, "video_kbps": kbps}
+                self.journal.record(Kind.HEALTH, data=data)
+        self.ingest_warnings = warnings
+
     async def _watch_ingest(self) -> None:
         """Poll the ingest's stat page; restart nginx if it ever exits."""
         was_live = False
@@ -580,5 +635,8 @@ class Relay:
                 was_live = live
                 self._input_changed.set()
                 log.info("ingest: programme %s", "arrived" if live else "stopped (is OBS streaming?)")
+                if live and self._tg is not None:
+                    # Each time the programme (re)arrives, OBS's settings may have changed.
+                    self._tg.create_task(self._check_ingest(), name="relay ingest check")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), INPUT_POLL)

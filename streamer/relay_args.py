@@ -6,7 +6,9 @@ tests check them as plain lists and values.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -210,3 +212,36 @@ def check_ingest(width: int, height: int, fps: float, keyframe_interval_s: float
         elif bitrate_kbps > top:
             warnings.append(f"video bitrate {bitrate_kbps:g} kbps is above YouTube's {low}-{top} kbps for {label}")
     return warnings
+
+
+INGEST_SAMPLE_S = 10.0  # how much of OBS's stream the ingest check reads
+
+
+def ingest_probe_args(ffprobe: str, url: str, seconds: float = INGEST_SAMPLE_S) -> list[str]:
+    """ffprobe reading ``seconds`` of the ingest's video packets (no decoding) as CSV."""
+    return [
+        ffprobe, "-v", "error", "-rw_timeout", "5000000", "-read_intervals", f"%+{seconds:g}",
+        "-select_streams", "v:0", "-show_entries", "packet=pts_time,size,flags", "-of", "csv=p=0", url,
+    ]  # fmt: skip
+
+
+def measure_ingest(lines: Iterable[str]) -> tuple[float, float]:
+    """(keyframe interval in seconds, video kbps) from ffprobe ``pts_time,size,flags`` lines.
+
+    The interval is the longest distance between keyframes seen (0 if fewer than two were
+    seen: "auto" or longer than the sample); the bitrate is bytes over the time covered.
+    """
+    packets: list[tuple[float, int, bool]] = []
+    for line in lines:
+        parts = line.strip().split(",")
+        if len(parts) < 3 or parts[0] in ("", "N/A") or not parts[1].isdigit():
+            continue
+        packets.append((float(parts[0]), int(parts[1]), "K" in parts[2]))
+    if len(packets) < 2:
+        return 0.0, 0.0
+    packets.sort()
+    keys = [t for t, _, key in packets if key]
+    interval = max((b - a for a, b in itertools.pairwise(keys)), default=0.0)
+    covered = packets[-1][0] - packets[0][0]
+    kbps = sum(size for _, size, _ in packets[:-1]) * 8 / 1000 / covered if covered > 0 else 0.0
+    return round(interval, 2), round(kbps)

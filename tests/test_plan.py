@@ -62,6 +62,15 @@ def test_journal_markers_give_exact_offsets_without_padding():
     assert p.cut.title == "K" and p.cut.speakers == ("Ann",)
 
 
+def test_a_start_marked_again_by_the_volunteer_wins_but_a_resumed_one_does_not():
+    remarked = Entry(Kind.TALK_START, at=T0, talk="k", file=str(A), offset=95.0, data={"remark": True})
+    resumed = Entry(Kind.TALK_START, at=T0, talk="k", file=str(B), offset=0.5, data={"resumed": True})
+    entries = [marker(Kind.TALK_START, "k", A, 60.0), remarked, resumed, marker(Kind.TALK_END, "k", B, 240)]
+    planned, _ = build_plan([talk("k", 1, 15)], entries, [rec(A, 0, 600), rec(B, 10.5, 900)])
+    (p,) = planned
+    assert p.cut.spans == (Span(A, 95.0, 600), Span(B, 0, 240))
+
+
 def test_markers_in_two_files_give_two_spans_and_the_gap():
     # OBS restarted: a.mkv ran 0-10 min, b.mkv started at 10:30.
     recordings = [rec(A, 0, 600), rec(B, 10.5, 900)]

@@ -62,6 +62,8 @@ def normalise(text: str) -> str:
 
 def test_post_makes_every_artefact_and_a_second_run_does_nothing(event: Path) -> None:
     out = event.parent / "out"
+    # The journal names the recording where OBS wrote it, on another machine; plan finds it here.
+    assert "/home/volunteer/obs-machine/videos/" in (out / "journal.jsonl").read_text()
     report = post(event)
     assert not report.failed, [t.errors for t in report.talks]
     manifest = json.loads((out / "manifest.json").read_text())

@@ -85,11 +85,11 @@ class FfmpegProgramme:
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, server: str, key: Secret) -> None:
+    def start(self, server: str, key: Secret, *, gop: int = 60) -> None:
         self.proc = subprocess.Popen(
             ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
              "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
-             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "60", "-b:v", "400k",
+             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(gop), "-b:v", "400k",
              "-c:a", "aac", "-b:a", "64k", "-f", "flv", f"{server}/{key.reveal()}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
@@ -294,6 +294,32 @@ def test_stalled_pusher_is_killed_and_restarted(tmp_path, rtmp_factory):  # noqa
     assert "no progress for 1.5 s" in str(result["error"])
     assert result["pid"] != 0 and "frozen_alive" not in result
     assert result["backup_restarts"] == 0
+
+
+def test_obs_settings_that_break_youtube_recommendations_are_warned_about(tmp_path, rtmp_factory):  # noqa: F811
+    """A 5 s keyframe interval and 400 kbps at 180p30: both outside what YouTube recommends."""
+    primary, backup = rtmp_factory(), rtmp_factory()
+    cfg = relay_config(tmp_path, primary, backup)
+    source = FfmpegProgramme()
+    seen: dict[str, object] = {}
+
+    async def scenario() -> None:
+        async with Relay(cfg, JournalWriter(tmp_path / "journal.jsonl")) as relay:
+            source.start(relay.ingest_url, relay.ingest_key, gop=150)
+            await wait_until("ingest warnings", lambda: bool(relay.ingest_warnings), 40)
+            seen["warnings"] = list(relay.ingest_warnings)
+            seen["status"] = relay.status()[0]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        source.stop()
+    warnings = seen["warnings"]
+    assert any(w.startswith("keyframe interval is 5 s; set it to 2 s") for w in warnings), warnings  # type: ignore[attr-defined]
+    assert seen["status"]["name"] == "OBS stream"  # type: ignore[index]
+    journal = (tmp_path / "journal.jsonl").read_text()
+    assert '"ingest_warnings"' in journal
+    assert STREAM_KEY not in journal
 
 
 SIGTERM_IGNORER = r"""

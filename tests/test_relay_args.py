@@ -14,6 +14,7 @@ from streamer.relay_args import (
     YOUTUBE_PRIMARY,
     backoff_delay,
     check_ingest,
+    measure_ingest,
     push_args,
     push_url,
     safety_args,
@@ -165,3 +166,11 @@ def test_status_is_redacted():
     assert secret not in text
     assert "rtmp://h/app/****" in text
     assert redact(target.url.reveal()) == "rtmp://h/app/****"
+
+
+def test_measure_ingest_finds_the_keyframe_interval_and_bitrate() -> None:
+    # 30 fps for 10 s, a keyframe every 5 s, 2500 bytes a frame = 600 kbps.
+    lines = [f"{i / 30:.6f},2500,{'K_' if i % 150 == 0 else '__'}" for i in range(301)]
+    assert measure_ingest(["N/A,12,K_", *lines]) == (5.0, 600)
+    assert measure_ingest(lines[:100]) == (0.0, 600)  # one keyframe seen: unknown, treated as "auto"
+    assert measure_ingest([]) == (0.0, 0.0)

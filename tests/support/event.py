@@ -17,9 +17,12 @@ def generate_once(root: Path) -> Path:
 def copy_event(original: Path, dest: Path) -> Path:
     """Copy a generated event to ``dest``; returns the copy's event.toml.
 
-    The journal holds absolute recording paths, as OBS reports them; point them at the copy.
+    The journal holds absolute recording paths, as OBS reported them on the night. Point
+    them at a folder that does not exist here, as when the recordings were copied off the
+    OBS machine: plan must find them by name in the event's recording folder.
     """
     shutil.copytree(original, dest, ignore=shutil.ignore_patterns("speech"))
     journal = dest / "out" / "journal.jsonl"
-    journal.write_text(journal.read_text().replace(str(original.resolve()), str(dest.resolve())))
+    obs_machine = "/home/volunteer/obs-machine/videos"
+    journal.write_text(journal.read_text().replace(str((original / "recordings").resolve()), obs_machine))
     return dest / "event.toml"
