@@ -82,15 +82,17 @@ def _markers(entries: Sequence[Entry]) -> dict[str, tuple[Entry | None, Entry | 
     """Per talk, its first start marker and the last end marker after it.
 
     A start the volunteer marked again (``data.remark``: the talk really began later than
-    the schedule said) replaces the earlier one; a ``resumed`` start after an OBS restart
-    does not, so the talk spans both recordings.
+    the schedule said) replaces the earlier one, and so does a start after the talk had
+    already ended (the earlier pair was a rehearsal); a ``resumed`` start after an OBS
+    restart does neither, so the talk spans both recordings.
     """
     found: dict[str, tuple[Entry | None, Entry | None]] = {}
     for e in entries:
         if not e.talk or e.file is None or e.offset is None:
             continue
-        start, _ = found.get(e.talk, (None, None))
-        if e.kind is Kind.TALK_START and (start is None or e.data.get("remark")):
+        start, end = found.get(e.talk, (None, None))
+        fresh = start is None or bool(e.data.get("remark")) or (end is not None and not e.data.get("resumed"))
+        if e.kind is Kind.TALK_START and fresh:
             found[e.talk] = (e, None)
         elif e.kind is Kind.TALK_END and start is not None:
             found[e.talk] = (start, e)

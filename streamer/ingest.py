@@ -228,6 +228,11 @@ class Ingest:
         except TimeoutError as err:
             await self.stop()
             raise RelayError(f"ingest nginx did not open {self.host}:{self.port} within {start_timeout:g} s") from err
+        except BaseException:
+            # Cancelled (a second Ctrl-C) or failed: nginx runs in its own session, so no
+            # terminal signal reaches it; stop it here or it keeps the port.
+            await asyncio.shield(self.stop())
+            raise
         log.info("ingest listening on %s", self.url)
 
     async def _accepts(self) -> bool:

@@ -83,7 +83,7 @@ from streamer.relay_args import (
     targets,
 )
 from talkcast.config import Config, RelayConfig
-from talkcast.errors import RelayError
+from talkcast.errors import ConfigError, RelayError
 from talkcast.journal import JournalWriter, Kind
 from talkcast.media import ProgressParser, ffmpeg_args, tool
 from talkcast.secrets import Secret, redact
@@ -493,9 +493,18 @@ class Relay:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> Relay:
+        for i, dest in enumerate(self.cfg.destinations):
+            if dest.enabled and dest.kind == "youtube" and dest.key is None:
+                where = f"destinations[{i}] ('{dest.name}')"
+                raise ConfigError(self.cfg.file, where, f"no stream key: set {dest.key_env} or [keys] in secrets.toml")
         await self._ingest.start()
-        self._stop.clear()
-        self._build_supervisors()
+        try:
+            self._stop.clear()
+            self._build_supervisors()
+        except BaseException:
+            await self._ingest.stop()
+            self._ingest.cleanup()
+            raise
         tg = asyncio.TaskGroup()
         await tg.__aenter__()
         self._tg = tg
@@ -508,8 +517,11 @@ class Relay:
         self._stop.set()
         try:
             if self._tg is not None:
-                # Every supervisor ends its child (terminate, wait, kill) before returning.
-                await self._tg.__aexit__(et, exc, tb)  # type: ignore[arg-type]
+                # Every supervisor ends its child (terminate, wait, kill) once `_stop` is set.
+                # The caller's exception is not handed to the TaskGroup: it would abort the
+                # group (killing children without grace) and come back as an ExceptionGroup,
+                # hiding the one-line error the volunteer should see.
+                await self._tg.__aexit__(None, None, None)
         finally:
             self._tg = None
             await self._ingest.stop()

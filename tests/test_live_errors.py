@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -121,3 +122,29 @@ def test_sigterm_shuts_down_cleanly_and_leaves_obs_recording(obs_factory, tmp_pa
     assert "OBS keeps recording (live.stop_recording_on_exit is false)" in err
     assert obs.request("GetRecordStatus")["outputActive"] is True
     assert obs.password not in err
+
+
+@pytest.mark.obs
+def test_errors_stay_one_line_with_destinations_configured(obs_factory, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """The relay's processes must not turn a one-line error into an ExceptionGroup."""
+    obs = obs_factory()
+    monkeypatch.setenv("TALKCAST_OBS_PASSWORD", obs.password)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        ingest = s.getsockname()[1]
+    relay = f'[relay]\ningest_port = {ingest}\n[[destinations]]\nname = "other"\nurl = "rtmp://127.0.0.1:9/live"\n'
+    config = write_event(tmp_path, port=obs.port, first_in=timedelta(hours=1), scenes=relay)
+    obs.create_scenes("Intro", "Break", "Outro")
+    code, err = run_cli(capsys, config)
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith("talkcast: error: event.toml: scenes.talk: OBS has no scene 'Talk'")
+
+    youtube = relay + '[[destinations]]\nname = "youtube"\nkind = "youtube"\n'
+    monkeypatch.delenv("TALKCAST_KEY_YOUTUBE", raising=False)
+    config = write_event(tmp_path, port=obs.port, first_in=timedelta(hours=1), scenes=youtube)
+    code, err = run_cli(capsys, config)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        "talkcast: error: event.toml: destinations[1] ('youtube'): no stream key: "
+        "set TALKCAST_KEY_YOUTUBE or [keys] in secrets.toml"
+    )

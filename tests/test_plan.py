@@ -71,6 +71,19 @@ def test_a_start_marked_again_by_the_volunteer_wins_but_a_resumed_one_does_not()
     assert p.cut.spans == (Span(A, 95.0, 600), Span(B, 0, 240))
 
 
+def test_a_rehearsal_s_markers_are_replaced_by_the_real_talk_s():
+    rehearsal, event = Path("/rec/rehearsal.mkv"), Path("/rec/event.mkv")
+    entries = [
+        marker(Kind.TALK_START, "k", rehearsal, 60.0),
+        marker(Kind.TALK_END, "k", rehearsal, 600.0),
+        marker(Kind.TALK_START, "k", event, 300.0),
+        marker(Kind.TALK_END, "k", event, 4200.0),
+    ]
+    planned, _ = build_plan([talk("k", 1, 60)], entries, [rec(rehearsal, -600, 900), rec(event, 0, 5000)])
+    (p,) = planned
+    assert p.cut.spans == (Span(event, 300.0, 4200.0),)
+
+
 def test_markers_in_two_files_give_two_spans_and_the_gap():
     # OBS restarted: a.mkv ran 0-10 min, b.mkv started at 10:30.
     recordings = [rec(A, 0, 600), rec(B, 10.5, 900)]
