@@ -410,7 +410,7 @@ def run_plan(cfg: Config, schedule: Schedule, store: StateStore) -> PlanReport:
     out = cfg.output_dir
     path = out / "cuts.toml"
     entries = read_journal(out / "journal.jsonl")
-    warnings = list(schedule.warnings)
+    warnings: list[str] = []  # the schedule's own warnings are the caller's to print
     recordings = discover_recordings(cfg, _absolute_files(cfg, entries), warnings)
     planned, plan_warnings = build_plan(
         schedule.talks,

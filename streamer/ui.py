@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import termios
 import tty
@@ -177,7 +178,14 @@ async def run_ui(controller: Controller) -> None:
     console = Console()
     prompt = ""
     with _cbreak(fd):
-        loop.add_reader(fd, lambda: keys.put_nowait(sys.stdin.read(1)))
+
+        def read_keys() -> None:
+            # os.read, not sys.stdin.read(1): the buffered stream would swallow keys typed
+            # quickly ("q" then "y") and the fd would not become readable again for them.
+            for char in os.read(fd, 64).decode(errors="ignore"):
+                keys.put_nowait(char)
+
+        loop.add_reader(fd, read_keys)
         try:
             with (
                 Live(

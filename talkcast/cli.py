@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from talkcast import __version__
 from talkcast.config import Config, load_config
 from talkcast.errors import TalkcastError
-from talkcast.secrets import RedactingFilter
+from talkcast.secrets import RedactingFilter, redact
 
 log = logging.getLogger("talkcast")
 
@@ -78,11 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class RedactingFormatter(logging.Formatter):
+    """Redacts the whole formatted record, tracebacks included (the filter sees only the message)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as text, with every known secret masked."""
+        return redact(super().format(record))
+
+
 def setup_logging(debug: bool) -> None:
     """Log to stderr, every line redacted."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if debug else "%(message)s"))
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s" if debug else "%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
@@ -99,16 +108,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except TalkcastError as err:
         if args.debug:
-            log.exception("failed")
-        print(f"talkcast: error: {err}", file=sys.stderr)
+            print(redact(traceback.format_exc()), file=sys.stderr)
+        print(f"talkcast: error: {redact(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("talkcast: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     except Exception as err:
+        # A bug, or a third-party error that escaped conversion: still one line, still redacted.
         if args.debug:
-            raise
-        print(f"talkcast: internal error: {type(err).__name__}: {err} (run with --debug for details)", file=sys.stderr)
+            print(redact(traceback.format_exc()), file=sys.stderr)
+        message = redact(f"{type(err).__name__}: {err}")
+        print(f"talkcast: internal error: {message} (run with --debug for details)", file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -137,7 +148,10 @@ def _run_pipeline(args: argparse.Namespace, stages: tuple[str, ...], **extra: An
     publisher = _publisher(cfg) if "publish" in stages else None
     with make_display(True if args.plain else None) as display:
         report = pipeline.run(cfg, options, display, publisher=publisher)
-    print_summary(cfg, report)
+    if stages == ("plan",):
+        print(f"wrote {cfg.output_dir / 'cuts.toml'}")
+    else:
+        print_summary(cfg, report)
     return EXIT_FAILED if report.failed or report.messages else EXIT_OK
 
 
@@ -151,25 +165,7 @@ def _publisher(cfg: Config) -> Callable[..., dict[str, dict[str, Any]]] | None:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """``talkcast plan``: write cuts.toml and print one line per talk."""
-    cfg = _config(args)
-    from recorder.plan import run_plan
-    from talkcast.schedule import Schedule, load_schedule
-    from talkcast.state import StateStore
-
-    has_schedule = cfg.schedule.file is not None or bool(cfg.talks)
-    schedule = load_schedule(cfg) if has_schedule else Schedule(talks=())
-    for w in schedule.warnings:
-        print(f"warning: {w}")
-    with StateStore(cfg.output_dir / "state.db") as store:
-        report = run_plan(cfg, schedule, store)
-    for line in [*report.warnings]:
-        print(f"warning: {line}")
-    for line in report.kept_edits:
-        print(f"kept your edit: {line}")
-    for line in report.summary:
-        print(line)
-    print(f"wrote {cfg.output_dir / 'cuts.toml'}")
-    return EXIT_OK
+    return _run_pipeline(args, ("plan",))
 
 
 def cmd_cut(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import os
 import tomllib
 import types
@@ -25,6 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from talkcast.errors import ConfigError
 from talkcast.secrets import Secret, register_secret
+
+log = logging.getLogger(__name__)
 
 # Whisper model names faster-whisper knows how to fetch from the hub, plus the bundled one.
 KNOWN_MODELS = (
@@ -175,7 +178,6 @@ class RecordingConfig:
     title_card: bool = False
     end_card: bool = False
     card_seconds: float = 4.0
-    workers: int = 0  # 0: one per core
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,7 @@ class TranscribeConfig:
     enabled: bool = True
     model: str = "tiny.en"  # a known model name, or a folder relative to event.toml
     compute_type: str = "int8"
-    threads: int = 0  # 0: cores / workers
-    workers: int = 1
+    threads: int = 0  # 0: the cores shared out between the talks processed at once
     beam_size: int = 5  # beam 1 is ~20% faster; 5 made a third of the word errors (benchmarks/)
     vad_filter: bool = True
     language: str | None = None  # None: each talk's own language, else detected
@@ -434,8 +435,6 @@ def _check(loader: _Loader, cfg: Config) -> None:
         names.add(dest.name)
         if dest.kind == "rtmp" and not dest.url.startswith(("rtmp://", "rtmps://")):
             loader.fail(f"destinations[{i}].url", "expected an rtmp:// or rtmps:// URL")
-    if cfg.transcribe.workers < 1:
-        loader.fail("transcribe.workers", "must be at least 1")
     if cfg.recording.padding_before < 0 or cfg.recording.padding_after < 0:
         loader.fail("recording.padding_before", "padding must not be negative")
     seen: set[str] = set()
@@ -481,6 +480,8 @@ def _read_secrets_file(cfg: Config) -> dict[str, str]:
     path = cfg.event.secrets_file or cfg.base_dir / "secrets.toml"
     if not path.is_file():
         return {}
+    if path.stat().st_mode & 0o077:
+        log.warning("%s can be read by other users of this machine; run: chmod 600 %s", path.name, path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as err:

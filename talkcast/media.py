@@ -292,8 +292,13 @@ def run_ffmpeg(
                 on_progress(block)
         code = proc.wait()
     except BaseException:
-        proc.kill()
-        proc.wait()
+        # Interrupted (Ctrl-C, a cancelled stage): let ffmpeg finish its file handles, then insist.
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         raise
     finally:
         drain.join(timeout=5)

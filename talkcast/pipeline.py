@@ -12,6 +12,7 @@ redoes exactly that talk's downstream stages.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -76,6 +77,7 @@ class TalkJob:
     abstract: str = ""
     recorded: str = ""  # ISO date the talk was given, from the schedule
     cut_mode: str | None = None
+    parallel: int = 1  # jobs running at once on one machine: the cores are shared between them
 
 
 def talk_dir(cfg: Config, talk_id: str) -> Path:
@@ -101,14 +103,18 @@ class ProgressSink(Protocol):
     def put(self, item: ProgressEvent) -> None: ...
 
 
-_configs: dict[Path, Config] = {}
+_configs: dict[tuple[Path, int, int], Config] = {}
 
 
 def _config(path: Path) -> Config:
-    # Workers load the config once per process; the coordinator passes its path only.
-    if path not in _configs:
-        _configs[path] = load_config(path)
-    return _configs[path]
+    # Workers load the config once per process (the coordinator passes its path only) and
+    # again when event.toml changes: a Dask worker outlives many runs.
+    stat = path.stat()
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _configs:
+        _configs.clear()
+        _configs[key] = load_config(path)
+    return _configs[key]
 
 
 def run_cut(job: TalkJob, progress: ProgressSink | None = None) -> dict[str, Any]:
@@ -146,7 +152,7 @@ def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> dict[s
 
     cfg = _config(job.config_file)
     settings = cfg.transcribe
-    threads = settings.threads or thread_budget(os.cpu_count() or 1, settings.workers)
+    threads = settings.threads or thread_budget(os.cpu_count() or 1, job.parallel)
     key = (model_path(cfg), settings.compute_type, threads)
     if key not in _engines:
         _engines[key] = load_engine(settings, key[0], threads=threads)
@@ -245,10 +251,14 @@ class DaskExecutor:
             raise TalkcastError(f"cannot reach the Dask scheduler at {address}: {err}") from err
         # Progress within a stage stays on the worker; the display shows stage starts and ends.
         self.progress: ProgressSink | None = None
+        self._futures: set[Any] = set()
 
     def submit(self, fn: Callable[..., dict[str, Any]], job: TalkJob) -> Any:
         """Start ``fn(job, None)`` on the cluster."""
-        return self._client.submit(fn, job, None, pure=False)
+        future = self._client.submit(fn, job, None, pure=False)
+        self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+        return future
 
     def wait_any(self, futures: Sequence[Any], timeout: float) -> list[Any]:
         """The futures that finished within ``timeout`` seconds."""
@@ -263,7 +273,8 @@ class DaskExecutor:
         return future.result()  # type: ignore[no-any-return,unused-ignore]
 
     def close(self) -> None:
-        """Disconnect from the cluster (the cluster itself keeps running)."""
+        """Cancel what is still running for us, then disconnect (the cluster keeps running)."""
+        self._client.cancel(list(self._futures))
         self._client.close()
 
 
@@ -328,6 +339,8 @@ def talk_jobs(cfg: Config, cuts: CutList, schedule: Schedule | None, options: Op
             known = ", ".join(t.id for t in cuts.talks)
             raise ConfigError(cuts.path, None, f"no talk '{options.talk}' (talks: {known})")
     jobs = []
+    # On a cluster each worker runs one task at a time (`dask worker --nthreads 1`).
+    parallel = 1 if options.cluster else pool_size(options, len(talks))
     for t in talks:
         scheduled: Talk | None = schedule.get(t.id) if schedule else None
         jobs.append(
@@ -337,9 +350,15 @@ def talk_jobs(cfg: Config, cuts: CutList, schedule: Schedule | None, options: Op
                 abstract=t.abstract or (scheduled.abstract if scheduled else ""),
                 recorded=scheduled.start.date().isoformat() if scheduled else "",
                 cut_mode=options.cut_mode,
+                parallel=parallel,
             )
         )
     return jobs
+
+
+def pool_size(options: Options, talks: int) -> int:
+    """Worker processes on this machine: as asked, else one per core (never more than talks)."""
+    return max(1, options.workers or min(os.cpu_count() or 1, talks))
 
 
 def input_hash(cfg: Config, stage: str, job: TalkJob, store: StateStore) -> str:
@@ -358,13 +377,28 @@ def input_hash(cfg: Config, stage: str, job: TalkJob, store: StateStore) -> str:
     previous = store.stage(talk.id, "cut")
     cut_sha = previous.result.get("sha256", "") if previous else ""
     if stage == "transcribe":
+        # Only what changes the captions: tuning threads must not redo every talk.
+        settings = _fields(cfg.transcribe, exclude=("enabled", "threads"))
         return fingerprint(
-            "transcribe", cut_sha, cfg.transcribe, talk.language, talk.title, list(talk.speakers), cfg.event.name
+            "transcribe", cut_sha, settings, talk.language, talk.title, list(talk.speakers), cfg.event.name
         )
     tr = store.stage(talk.id, "transcribe")
+    youtube = _fields(cfg.publish.youtube, include=PUBLISHED_FIELDS)
     return fingerprint(
-        "publish", cut_sha, tr.input_hash if tr else "", tr.result if tr else {}, talk, job.abstract, cfg.publish
+        "publish", cut_sha, tr.input_hash if tr else "", tr.result if tr else {}, talk, job.abstract, youtube
     )
+
+
+# What of [publish.youtube] ends up on YouTube; the rest (endpoints, quota, chunks) does not.
+PUBLISHED_FIELDS = (
+    "privacy", "publish_at", "playlist", "title_template", "description_template",
+    "tags", "category_id", "made_for_kids", "license",
+)  # fmt: skip
+
+
+def _fields(settings: Any, *, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> dict[str, Any]:
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    return {k: v for k, v in values.items() if (not include or k in include) and k not in exclude}
 
 
 def _artefacts_exist(cfg: Config, result: Mapping[str, Any]) -> bool:
@@ -431,6 +465,8 @@ def _run(
             display.message(f"warning: {line}")
         for line in report.kept_edits:
             display.message(f"kept your edit: {line}")
+        for line in report.summary:
+            display.message(line)
     cuts = read_cuts(cfg.output_dir / "cuts.toml")
     jobs = talk_jobs(cfg, cuts, schedule, options)
     statuses = {j.talk.id: TalkStatus(talk=j.talk) for j in jobs}
@@ -441,16 +477,19 @@ def _run(
             for stage in TALK_STAGES[TALK_STAGES.index(options.redo) :]:
                 store.clear_stage(job.talk.id, stage)
 
-    pool_stages = [s for s in POOL_STAGES if s in options.stages]
+    pool_stages = [s for s in POOL_STAGES if s in options.stages and (s != "transcribe" or cfg.transcribe.enabled)]
     if pool_stages:
         _run_pool(cfg, options, display, store, jobs, pool_stages, statuses, result)
     if "publish" in options.stages:
-        ready = [
-            j
-            for j in jobs
-            if statuses[j.talk.id].stages.get("transcribe") != "failed"
-            and statuses[j.talk.id].stages.get("cut") != "failed"
-        ]
+        ready = []
+        for job in jobs:
+            missing = _not_ready_for_publish(cfg, store, job.talk.id)
+            if missing:
+                statuses[job.talk.id].stages["publish"] = "waiting"
+                statuses[job.talk.id].needs_human.append(f"publish: waits until {missing}")
+                result.messages.append(f"talk '{job.talk.id}' is not published: it waits until {missing}")
+            else:
+                ready.append(job)
         if publisher is None:
             for j in ready:
                 statuses[j.talk.id].stages["publish"] = "skipped"
@@ -459,6 +498,22 @@ def _run(
     for status in statuses.values():
         _fill_from_state(cfg, store, status)
     return result
+
+
+def _not_ready_for_publish(cfg: Config, store: StateStore, talk_id: str) -> str:
+    """What a talk still lacks before it may go to YouTube ('' when it is ready).
+
+    Its latest cut and transcript must both have succeeded: never upload a stale video,
+    nor one without its captions.
+    """
+    cut = store.stage(talk_id, "cut")
+    if cut is None or cut.status != "done":
+        return "it is cut (run `talkcast cut`)"
+    if cfg.transcribe.enabled:
+        tr = store.stage(talk_id, "transcribe")
+        if tr is None or tr.status not in ("done", "review"):
+            return "it is transcribed (run `talkcast transcribe`)"
+    return ""
 
 
 def _schedule_or_none(cfg: Config, display: Display) -> Schedule | None:
@@ -541,8 +596,7 @@ def _run_pool(
 def _make_executor(options: Options, talks: int) -> Executor:
     if options.cluster:
         return DaskExecutor(options.cluster)
-    workers = options.workers or max(1, min(os.cpu_count() or 1, talks))
-    return LocalExecutor(workers)
+    return LocalExecutor(pool_size(options, talks))
 
 
 def _drain_progress(executor: Executor, display: Display) -> None:
@@ -561,8 +615,11 @@ def _drain_progress(executor: Executor, display: Display) -> None:
 def _record_failure(
     store: StateStore, status: TalkStatus, stage: str, error: str, seconds: float, display: Display
 ) -> None:
-    # Keep the previous good result's artefacts on disk; only the status changes.
-    store.set_stage(status.talk.id, stage, "failed", error=error, seconds=seconds)
+    # The previous good result's files are still on disk (outputs are renamed into place
+    # only when complete): keep them in the record, so the manifest doesn't lose them.
+    previous = store.stage(status.talk.id, stage)
+    kept = previous.result if previous else {}
+    store.set_stage(status.talk.id, stage, "failed", error=error, seconds=seconds, result=kept)
     status.stages[stage] = "failed"
     status.errors.append(error)
     display.stage_finished(status.talk.id, stage, "failed", error)
@@ -620,7 +677,7 @@ def _run_publish(
         if status == "failed":
             _record_failure(store, statuses[job.talk.id], "publish", res.get("error", "failed"), 0.0, display)
             continue
-        store.set_stage(job.talk.id, "publish", status, input_hash=wanted if status == "done" else "", result=res)
+        store.set_stage(job.talk.id, "publish", status, input_hash=wanted, result=res)
         statuses[job.talk.id].stages["publish"] = status
         report.work_done.append((job.talk.id, "publish"))
         display.stage_finished(job.talk.id, "publish", status, _detail("publish", res))

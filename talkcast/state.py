@@ -76,6 +76,8 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        # It holds resumable upload session URIs, which grant upload access: owner only.
+        path.touch(mode=0o600, exist_ok=True)
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)

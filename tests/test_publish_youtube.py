@@ -357,3 +357,19 @@ def test_auth_loopback_flow_writes_a_0600_token(
     ready_talk(ev, ev.talks[0], make_video(tmp_path / "v.mp4", seconds=0.5))
     results, _ = run(ev)
     assert results["talk-1"]["status"] == "done"
+
+
+def test_a_talk_whose_transcript_failed_is_not_published(event: Event, yt: YouTubeTestServer) -> None:
+    from talkcast import pipeline
+
+    with StateStore(event.out / "state.db") as store:
+        store.set_stage("talk-2", "transcribe", "failed", error="talk 'talk-2' (transcribe): no audio stream")
+    display, _ = quiet_display()
+    report = pipeline.run(event.cfg, options(), display, publisher=publish_jobs)
+    by_id = {t.talk.id: t for t in report.talks}
+    assert by_id["talk-1"].stages["publish"] == "done"
+    assert by_id["talk-2"].stages["publish"] == "waiting"
+    assert report.messages == [
+        "talk 'talk-2' is not published: it waits until it is transcribed (run `talkcast transcribe`)"
+    ]
+    assert len(yt.videos) == 1  # no captionless upload, nothing made public early

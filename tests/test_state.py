@@ -20,6 +20,12 @@ def test_store_is_wal_and_versioned(tmp_path: Path) -> None:
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_store_is_private_to_its_owner(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "state.db"):
+        pass
+    assert (tmp_path / "state.db").stat().st_mode & 0o777 == 0o600
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "state.db")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
