@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import bisect
 import re
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
-from talkcast.errors import MediaError
-from talkcast.media import Probe, Stream, tool
+from talkcast.media import Probe, Stream, parse_video_packets, video_packets
 from talkcast.timecode import format_clock
 
 # How far past a keyframe (in decode order) to look for frames shown before it: such
@@ -67,12 +65,14 @@ class SourceIndex:
 
 def parse_packets(path: Path, lines: Iterable[str], *, start_time: float, fps: Fraction) -> SourceIndex:
     """Build a ``SourceIndex`` from ffprobe ``packet=pts_time,flags`` CSV lines in decode order."""
-    decode: list[tuple[float, bool]] = []
-    for line in lines:
-        pts, _, flags = line.strip().partition(",")
-        if pts in ("", "N/A"):
-            continue
-        decode.append((float(pts) - start_time, "K" in flags))
+    return index_packets(path, parse_video_packets(lines), start_time=start_time, fps=fps)
+
+
+def index_packets(
+    path: Path, packets: Sequence[tuple[float, bool]], *, start_time: float, fps: Fraction
+) -> SourceIndex:
+    """Build a ``SourceIndex`` from (pts, is keyframe) packets in decode order."""
+    decode = [(pts - start_time, key) for pts, key in packets]
     open_gop = False
     for i, (at, key) in enumerate(decode):
         if key and any(p < at - 1e-6 for p, _ in decode[i + 1 : i + 1 + _OPEN_GOP_LOOKAHEAD]):
@@ -92,17 +92,9 @@ def parse_packets(path: Path, lines: Iterable[str], *, start_time: float, fps: F
 
 def index_source(path: Path, info: Probe) -> SourceIndex:
     """Read the packet table of ``path``'s first video stream (no decoding)."""
-    args = [
-        tool("ffprobe"), "-v", "error", "-select_streams", "v:0",
-        "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", str(path),
-    ]  # fmt: skip
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        last = proc.stderr.strip().splitlines()[-1:] or ["ffprobe failed"]
-        raise MediaError(f"{path.name}: cannot read its packets ({last[0]})", exit_code=proc.returncode)
     video = info.video
     fps = video.frame_rate if video is not None else Fraction(0)
-    return parse_packets(path, proc.stdout.splitlines(), start_time=info.start_time, fps=fps)
+    return index_packets(path, video_packets(path), start_time=info.start_time, fps=fps)
 
 
 # ---------------------------------------------------------------- frame ranges

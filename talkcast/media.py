@@ -175,8 +175,8 @@ def probe(path: Path) -> Probe:
     return result
 
 
-def keyframe_times(path: Path) -> list[float]:
-    """Presentation times (seconds) of the video keyframes, read from packet flags.
+def video_packets(path: Path) -> list[tuple[float, bool]]:
+    """(presentation time, is keyframe) of every packet of the first video stream, in decode order.
 
     Packets are read without decoding, so this is fast even on hours of footage.
     """
@@ -186,22 +186,31 @@ def keyframe_times(path: Path) -> list[float]:
     ]  # fmt: skip
     proc = subprocess.run(args, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise MediaError(
-            f"{path.name}: cannot read keyframes",
-            exit_code=proc.returncode,
-            stderr_tail=_tail(proc.stderr.splitlines()),
-        )
-    return parse_keyframes(proc.stdout.splitlines())
+        tail = _tail(proc.stderr.splitlines())
+        last = tail.splitlines()[-1] if tail else "ffprobe failed"
+        raise MediaError(f"{path.name}: cannot read its video packets ({last})", exit_code=proc.returncode,
+                         stderr_tail=tail)  # fmt: skip
+    return parse_video_packets(proc.stdout.splitlines())
+
+
+def parse_video_packets(lines: Iterable[str]) -> list[tuple[float, bool]]:
+    """(pts, is keyframe) from ffprobe ``packet=pts_time,flags`` CSV lines; packets without a time are skipped."""
+    packets = []
+    for line in lines:
+        pts, _, flags = line.strip().partition(",")
+        if pts not in ("", "N/A"):
+            packets.append((float(pts), "K" in flags))
+    return packets
+
+
+def keyframe_times(path: Path) -> list[float]:
+    """Presentation times (seconds) of the video keyframes, sorted."""
+    return sorted(t for t, key in video_packets(path) if key)
 
 
 def parse_keyframes(lines: Iterable[str]) -> list[float]:
     """Keyframe times from ffprobe ``packet=pts_time,flags`` CSV lines, sorted."""
-    times = []
-    for line in lines:
-        pts, _, flags = line.partition(",")
-        if "K" in flags and pts not in ("", "N/A"):
-            times.append(float(pts))
-    return sorted(times)
+    return sorted(t for t, key in parse_video_packets(lines) if key)
 
 
 # ---------------------------------------------------------------- ffmpeg

@@ -27,7 +27,7 @@ from streamer.relay import Health as RelayHealth
 from streamer.relay import Relay, State, Supervisor
 from talkcast.config import Config, DestinationConfig, EventConfig, RelayConfig
 from talkcast.journal import JournalWriter, Kind, read_journal
-from talkcast.media import probe
+from talkcast.media import probe, video_packets
 from talkcast.secrets import Secret
 from tests.support.obs import ObsInstance, obs_factory  # noqa: F401  (fixture)
 from tests.support.rtmp import RtmpServer, free_port, rtmp_factory  # noqa: F401  (fixture)
@@ -53,21 +53,6 @@ def relay_config(tmp_path: Path, primary: RtmpServer, backup: RtmpServer, **rela
         ),
         relay=RelayConfig(ingest_port=free_port(), **settings),  # type: ignore[arg-type]
     )
-
-
-def video_packets(path: Path) -> list[tuple[float, bool]]:
-    """(pts seconds, keyframe) of every video packet, read without decoding."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags",
-         "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    packets = []
-    for line in out.splitlines():
-        pts, _, flags = line.partition(",")
-        if pts not in ("", "N/A"):
-            packets.append((float(pts), "K" in flags))
-    return packets
 
 
 def max_gap(packets: list[tuple[float, bool]]) -> float:
