@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,12 +34,10 @@ from publish.youtube import (
 from talkcast.config import Config, YouTubeConfig
 from talkcast.errors import ConfigError, PublishError, QuotaExceeded
 from talkcast.fsutil import sha256_file
-from talkcast.pipeline import Display, Options, TalkJob, talk_dir
+from talkcast.pipeline import Display, Options, TalkJob, subtitle_tracks, talk_dir
 from talkcast.state import StateStore
 
 log = logging.getLogger(__name__)
-
-_LANG_IN_NAME = re.compile(r"\.([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)*)\.(?:srt|vtt)$")
 
 
 def budget_of(settings: YouTubeConfig) -> Budget:
@@ -70,19 +67,11 @@ def target_of(settings: YouTubeConfig, now: dt.datetime, config_file: Path) -> T
 
 def subtitle_files(cfg: Config, result: dict[str, Any]) -> dict[str, Path]:
     """Language -> subtitle file from the transcribe stage's artefacts (SRT preferred over VTT)."""
-    found: dict[str, Path] = {}
-    fallback = str(result.get("language") or "")
-    for _name, rel in sorted(result.get("artefacts", {}).items()):
-        path = cfg.output_dir / rel
-        if path.suffix.lower() not in (".srt", ".vtt"):
-            continue
-        m = _LANG_IN_NAME.search(path.name)
-        lang = m.group(1) if m else fallback
-        if not lang:
-            continue
-        if lang not in found or path.suffix.lower() == ".srt":
-            found[lang] = path
-    return found
+    return {
+        lang: cfg.output_dir / (files.get("srt") or files["vtt"])
+        for lang, files in subtitle_tracks(result).items()
+        if lang
+    }
 
 
 def talk_inputs(cfg: Config, store: StateStore, job: TalkJob) -> TalkInputs:

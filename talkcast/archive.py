@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from talkcast.config import Config
+from talkcast.pipeline import subtitle_tracks
 from talkcast.state import StateStore
 
 
@@ -25,10 +26,12 @@ def build_archive(cfg: Config) -> Path | None:
             tr = store.stage(talk_id, "transcribe")
             captions: list[tuple[str, Path]] = []
             if tr is not None and tr.status in ("done", "review"):
-                vtts = [Path(p) for p in tr.result.get("artefacts", {}).values() if p.endswith(".vtt")]
                 own = tr.result.get("language", "")
-                # talk.<lang>.vtt: the talk's own language first, it is also the transcript shown.
-                captions = sorted(((v.suffixes[-2].lstrip("."), v) for v in vtts), key=lambda c: (c[0] != own, c[0]))
+                vtts = [
+                    (lang, Path(files["vtt"])) for lang, files in subtitle_tracks(tr.result).items() if "vtt" in files
+                ]
+                # The talk's own language first: it is also the transcript shown under the video.
+                captions = sorted(vtts, key=lambda c: (c[0] != own, c[0]))
             pub = store.stage(talk_id, "publish")
             talks.append(
                 SiteTalk(

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import queue
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -91,6 +92,25 @@ def rel(cfg: Config, path: Path) -> str:
         return path.resolve().relative_to(cfg.output_dir.resolve()).as_posix()
     except ValueError:
         return str(path)
+
+
+_SUBTITLE_NAME = re.compile(r"\.([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)*)\.(srt|vtt)$")
+
+
+def subtitle_tracks(result: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Language -> {"srt"/"vtt": path relative to output_dir} from a transcribe stage's result.
+
+    The language comes from the file name (``talk.<lang>.vtt``), else from the result.
+    """
+    tracks: dict[str, dict[str, str]] = {}
+    fallback = str(result.get("language") or "")
+    for path in result.get("artefacts", {}).values():
+        match = _SUBTITLE_NAME.search(str(path))
+        if match is None:
+            continue
+        lang = match.group(1) if match.group(1) else fallback
+        tracks.setdefault(lang or fallback, {})[match.group(2)] = str(path)
+    return tracks
 
 
 # Progress events from workers: (talk id, stage, done, total).

@@ -17,6 +17,7 @@ import jiwer
 import pytest
 
 from talkcast import pipeline
+from talkcast.archive import build_archive
 from talkcast.config import load_config
 from talkcast.demo import DEMO_TALKS
 from talkcast.media import decode_errors, probe
@@ -83,6 +84,15 @@ def test_post_makes_every_artefact_and_a_second_run_does_nothing(event: Path) ->
         heard = normalise((folder / "transcript.txt").read_text())
         error_rate = jiwer.wer(normalise(talk.text), heard)
         assert error_rate < 0.25, f"{talk.id}: WER {error_rate:.2f}: {heard!r}"
+
+    # The archive page lists every talk, with its captions inlined for file:// viewing.
+    index = build_archive(load_config(event))
+    assert index == out / "site" / "index.html"
+    for talk in DEMO_TALKS:
+        assert talk.title in index.read_text()
+        page = (out / "site" / "talks" / f"{talk.id}.html").read_text()
+        assert "WEBVTT" in page
+        assert "talks/" + talk.id + "/talk.mp4" in page
 
     before = outputs(out)
     again = post(event)
@@ -232,3 +242,19 @@ def test_edited_cut_redoes_its_upload_against_youtube(event: Path, monkeypatch: 
         }
         third = pipeline.run(cfg, everything, PlainDisplay(), publisher=publish_jobs)
         assert third.work_done == []
+
+
+def test_subtitle_tracks_come_from_the_transcribe_result() -> None:
+    result = {
+        "language": "en",
+        "artefacts": {
+            "srt": "talks/k/talk.en.srt",
+            "vtt": "talks/k/talk.en.vtt",
+            "transcript": "talks/k/transcript.txt",
+            "vtt.fr": "talks/k/talk.fr.vtt",
+        },
+    }
+    assert pipeline.subtitle_tracks(result) == {
+        "en": {"srt": "talks/k/talk.en.srt", "vtt": "talks/k/talk.en.vtt"},
+        "fr": {"vtt": "talks/k/talk.fr.vtt"},
+    }
