@@ -89,7 +89,13 @@ class TokenKeeper:
         """Persist a refreshed token; cheap when nothing changed."""
         if self.creds.token != self._saved:
             register_credentials(self.creds)
-            save_credentials(self.creds, self.token_file)
+            try:
+                save_credentials(self.creds, self.token_file)
+            except OSError as err:
+                # Called from `finally` blocks: never let this hide the request's own error.
+                # The old token still refreshes next time; only this access token is not kept.
+                log.warning("could not save the refreshed YouTube token to %s: %s", self.token_file, err.strerror)
+                return
             self._saved = self.creds.token
             log.debug("refreshed the YouTube access token; wrote %s", self.token_file)
 
