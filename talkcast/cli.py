@@ -189,20 +189,17 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_post(args: argparse.Namespace) -> int:
     """``talkcast post``: the whole evening, resumable."""
+    from talkcast.archive import build_archive
     from talkcast.pipeline import STAGES
 
     stages = STAGES[: STAGES.index(args.until) + 1] if args.until else STAGES
     if args.skip_publish:
         stages = tuple(s for s in stages if s != "publish")
     code = _run_pipeline(args, stages)
-    _build_site(_config(args))
+    index = build_archive(_config(args))
+    if index is not None:
+        print(f"archive page: {index.resolve().as_uri()}")
     return code
-
-
-def _build_site(cfg: Config) -> Path | None:
-    from talkcast.archive import build_archive
-
-    return build_archive(cfg)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

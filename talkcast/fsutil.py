@@ -40,17 +40,6 @@ def atomic_write_text(final: Path, text: str, *, mode: int | None = None) -> Non
             tmp.chmod(mode)
 
 
-def atomic_write_bytes(final: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Write ``data`` to ``final`` through a temporary file, fsynced, then renamed."""
-    with atomic_path(final) as tmp:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            tmp.chmod(mode)
-
-
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file's content, read in 1 MiB blocks."""
     digest = hashlib.sha256()

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -317,19 +317,6 @@ def run_ffmpeg(
         raise MediaError(f"{what} failed: {last}", command=command, exit_code=code, stderr_tail=tail)
 
 
-def run_capture(args: Sequence[str | Path], *, what: str = "ffmpeg") -> str:
-    """Run ffmpeg (no progress) and return its stderr, for filters that report there (loudnorm)."""
-    full = [tool("ffmpeg"), "-hide_banner", "-nostdin", "-y", *map(str, args)]
-    command = redact(shlex.join(full))
-    log.debug("running %s", command)
-    proc = subprocess.run(full, capture_output=True, text=True, errors="replace", check=False)
-    if proc.returncode != 0:
-        tail = _tail(proc.stderr.splitlines())
-        raise MediaError(f"{what} failed: {tail.splitlines()[-1] if tail else proc.returncode}",
-                         command=command, exit_code=proc.returncode, stderr_tail=tail)  # fmt: skip
-    return proc.stderr
-
-
 def decode_errors(path: Path) -> str:
     """Decode the whole file and return what ffmpeg reports at level error ('' if clean)."""
     proc = subprocess.run(
@@ -337,11 +324,6 @@ def decode_errors(path: Path) -> str:
         capture_output=True, text=True, errors="replace", check=False,
     )  # fmt: skip
     return proc.stderr.strip()
-
-
-def iter_lines(text: str) -> Iterator[str]:
-    """Non-empty stripped lines of ``text``."""
-    return (line.strip() for line in text.splitlines() if line.strip())
 
 
 def filter_path(path: Path) -> str:

@@ -20,7 +20,7 @@ import os
 import queue
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -718,10 +718,3 @@ def _fill_from_state(cfg: Config, store: StateStore, status: TalkStatus) -> None
             status.needs_human.append(f"{stage}: " + "; ".join(rec.result.get("review_reasons", ["review"])))
         if rec.status == "failed" and rec.error not in status.errors:
             status.errors.append(rec.error)
-
-
-@contextlib.contextmanager
-def timed() -> Iterator[Callable[[], float]]:
-    """A context whose value returns the seconds elapsed since it was entered."""
-    start = time.monotonic()
-    yield lambda: time.monotonic() - start

@@ -275,7 +275,9 @@ def test_stalled_pusher_is_killed_and_restarted(tmp_path, rtmp_factory):  # noqa
         asyncio.run(scenario())
     finally:
         source.stop()
-    assert 1.4 <= result["noticed"] < 4.0  # type: ignore[operator]
+    noticed = float(result["noticed"])  # type: ignore[arg-type]
+    assert noticed >= 1.4, "restarted before the stall timeout ran out"
+    assert noticed < 4.0, "the watchdog took too long"
     assert "no progress for 1.5 s" in str(result["error"])
     assert result["pid"] != 0 and "frozen_alive" not in result
     assert result["backup_restarts"] == 0
