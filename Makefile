@@ -24,7 +24,8 @@ test: $(STAMPS)/venv-test
 lint: $(STAMPS)/venv-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy talkcast streamer recorder transcribe publish
+	$(BIN)/mypy talkcast
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMPS)/venv-test
 	$(BIN)/ruff format .

@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recorder.cut import cut_talk
 from talkcast.config import RecordingConfig
 from talkcast.cuts import Span, TalkCut
 from talkcast.media import decode_errors, tool
+from talkcast.recorder.cut import cut_talk
 
 CACHE = Path(os.environ.get("TALKCAST_BENCH_CACHE", Path(tempfile.gettempdir()) / "talkcast-bench"))
 START, LENGTH = 123.4, 300.0  # a start that is not on a keyframe, as real talks never are

@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streamer.live import Session, live
-from streamer.obs import ObsClient
 from talkcast.config import LiveConfig, minimal_config
 from talkcast.journal import now
 from talkcast.schedule import Schedule, Talk
+from talkcast.streamer.live import Session, live
+from talkcast.streamer.obs import ObsClient
 from tests.support.obs import ObsInstance, obs_config
 
 SCENES = ("Intro", "Talk", "Break", "Outro")

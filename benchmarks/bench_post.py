@@ -11,10 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from talkcast import pipeline
+from talkcast.app import pipeline
+from talkcast.app.demo import generate_event
+from talkcast.app.progress import PlainDisplay
 from talkcast.config import load_config
-from talkcast.demo import generate_event
-from talkcast.progress import PlainDisplay
 
 
 class Timing(PlainDisplay):

@@ -35,10 +35,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import streamer.relay_args as relay_args
-from streamer.relay import Relay
+import talkcast.streamer.relay_args as relay_args
 from talkcast.config import Config, DestinationConfig, EventConfig, RelayConfig, TranscodeConfig
 from talkcast.secrets import Secret
+from talkcast.streamer.relay import Relay
 from tests.support.rtmp import RtmpServer, free_port
 
 KEY = Secret("bench-key-0000-1111")

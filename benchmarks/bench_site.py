@@ -17,7 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from talkcast.site import SiteTalk, build_site
+from talkcast.archive.site import SiteTalk, build_site
 from talkcast.timecode import format_clock
 
 SIZES = (3, 30, 300)

@@ -15,9 +15,9 @@ from google.auth.exceptions import GoogleAuthError
 from google_auth_oauthlib.flow import InstalledAppFlow
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
-from publish.client import SCOPES, register_credentials, save_credentials
 from talkcast.config import Config
 from talkcast.errors import ConfigError, PublishError
+from talkcast.publish.client import SCOPES, register_credentials, save_credentials
 from talkcast.secrets import redact, register_value
 
 log = logging.getLogger(__name__)

@@ -17,11 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from publish.client import connect, make_http
-from publish.metadata import Chapter, TemplateError, build_metadata, clean_text, talk_fields
-from publish.plan import Step, TalkInputs, Target, plan_talk, playlist_steps
-from publish.quota import Budget, cost_table, describe_reset, plan_day
-from publish.youtube import (
+from talkcast.config import Config, YouTubeConfig
+from talkcast.errors import ConfigError, PublishError, QuotaExceeded
+from talkcast.fsutil import sha256_file
+from talkcast.publish.client import connect, make_http
+from talkcast.publish.metadata import Chapter, TemplateError, build_metadata, clean_text, talk_fields
+from talkcast.publish.plan import Step, TalkInputs, Target, plan_talk, playlist_steps
+from talkcast.publish.quota import Budget, cost_table, describe_reset, plan_day
+from talkcast.publish.youtube import (
     EVENT_KEY,
     AuthFailed,
     Built,
@@ -31,10 +34,7 @@ from publish.youtube import (
     ensure_playlist,
     load_record,
 )
-from talkcast.config import Config, YouTubeConfig
-from talkcast.errors import ConfigError, PublishError, QuotaExceeded
-from talkcast.fsutil import sha256_file
-from talkcast.pipeline import Display, Options, TalkJob, subtitle_tracks, talk_dir
+from talkcast.stage import Display, PublishOutput, TalkJob, TranscriptOutput, talk_dir
 from talkcast.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def subtitle_files(cfg: Config, result: dict[str, Any]) -> dict[str, Path]:
     """Language -> subtitle file from the transcribe stage's artefacts (SRT preferred over VTT)."""
     return {
         lang: cfg.output_dir / (files.get("srt") or files["vtt"])
-        for lang, files in subtitle_tracks(result).items()
+        for lang, files in TranscriptOutput.from_json(result).tracks.items()
         if lang
     }
 
@@ -122,31 +122,36 @@ def _check_settings(cfg: Config) -> None:
 
 
 def publish_jobs(
-    cfg: Config, store: StateStore, jobs: list[TalkJob], display: Display, options: Options
-) -> dict[str, dict[str, Any]]:
-    """Publish ``jobs`` (schedule order) to YouTube; returns each talk's result.
+    cfg: Config,
+    store: StateStore,
+    jobs: list[TalkJob],
+    display: Display,
+    *,
+    dry_run: bool = False,
+    force_metadata: bool = False,
+) -> dict[str, PublishOutput]:
+    """Publish ``jobs`` (schedule order) to YouTube; returns each talk's output.
 
-    Results are ``{"status": "done" | "review" | "failed", "video_id", "url", "privacy",
-    "error" (failed), "replaced" (old video id, when a changed cut was uploaded anew)...}``.
-    Raises ``QuotaExceeded`` (with ``partial_results``) when YouTube's quota runs out.
+    Raises ``QuotaExceeded`` (its ``finished`` holds the talks done before) when YouTube's
+    quota runs out.
     """
     _check_settings(cfg)
     settings = cfg.publish.youtube
     now = dt.datetime.now(dt.UTC)
     target = target_of(settings, now, cfg.file)
     playlist_title = " ".join(clean_text(settings.playlist).split()) if settings.playlist else None
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, PublishOutput] = {}
 
     prepared: list[tuple[TalkInputs, list[Step]]] = []
     for job in jobs:
         try:
             inputs = talk_inputs(cfg, store, job)
         except PublishError as err:
-            results[job.talk.id] = {"status": "failed", "error": str(err)}
+            results[job.talk.id] = PublishOutput.failed(str(err))
             continue
         record = load_record(store, job.talk.id)
         steps = plan_talk(
-            inputs, record, target=target, playlist=playlist_title is not None, force_metadata=options.force_metadata
+            inputs, record, target=target, playlist=playlist_title is not None, force_metadata=force_metadata
         )
         prepared.append((inputs, steps))
 
@@ -157,7 +162,7 @@ def publish_jobs(
     event_steps = playlist_steps(known=known, wanted=wanted)
     budget = budget_of(settings)
 
-    if options.dry_run:
+    if dry_run:
         _dry_run(cfg, store, prepared, event_steps, budget, display, target, playlist_title)
         return {}
 
@@ -184,20 +189,20 @@ def publish_jobs(
                 publisher.playlist_id = ensure_playlist(yt, requests, playlist_title)
             elif playlist_title:
                 publisher.playlist_id = (store.get(EVENT_KEY, "youtube.playlist") or {}).get("id")
-            results[talk] = publisher.publish(inputs, steps)
-            if "upload_mb_per_s" in results[talk]:
+            results[talk] = done = publisher.publish(inputs, steps)
+            if "upload_mb_per_s" in done.details:
                 size = inputs.video.stat().st_size / 1e6
-                display.message(f"{talk}: uploaded {size:.1f} MB at {results[talk]['upload_mb_per_s']} MB/s")
+                display.message(f"{talk}: uploaded {size:.1f} MB at {done.details['upload_mb_per_s']} MB/s")
         except QuotaExceeded as err:
-            err.partial_results = results  # type: ignore[attr-defined]
+            err.finished = dict(results)
             raise
         except AuthFailed as err:
             # Nothing else can work this run: every talk left is reported with the one cause.
             for rest, _ in prepared[index:]:
-                results[rest.talk_id] = {"status": "failed", "error": str(err)}
+                results[rest.talk_id] = PublishOutput.failed(str(err))
             break
         except PublishError as err:
-            results[talk] = {"status": "failed", "error": str(err)}
+            results[talk] = PublishOutput.failed(str(err))
     return results
 
 
@@ -220,8 +225,8 @@ def _dry_run(
 ) -> None:
     """Print every request the run would send and the quota it would spend; send nothing."""
     settings = cfg.publish.youtube
-    from publish.client import build_service
-    from publish.upload import FileMedia, chunk_bytes
+    from talkcast.publish.client import build_service
+    from talkcast.publish.upload import FileMedia, chunk_bytes
 
     # A client without credentials: building requests needs neither the network nor a token.
     requests = Requests(build_service(settings, make_http(settings.http_timeout)), settings)

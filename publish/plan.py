@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from publish.metadata import VideoMetadata
+from talkcast.publish.metadata import VideoMetadata
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,15 @@ from google.auth.exceptions import GoogleAuthError
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaInMemoryUpload
 
-from publish.client import TokenKeeper
-from publish.metadata import VideoMetadata
-from publish.plan import Step, TalkInputs, TalkRecord, Target
-from publish.quota import Budget, Ledger, describe_reset, next_reset, pacific_day
-from publish.upload import TRANSPORT_ERRORS, FileMedia, Session, SessionGone, Uploader
 from talkcast.config import YouTubeConfig
 from talkcast.errors import PublishError, QuotaExceeded
+from talkcast.publish.client import TokenKeeper
+from talkcast.publish.metadata import VideoMetadata
+from talkcast.publish.plan import Step, TalkInputs, TalkRecord, Target
+from talkcast.publish.quota import Budget, Ledger, describe_reset, next_reset, pacific_day
+from talkcast.publish.upload import TRANSPORT_ERRORS, FileMedia, Session, SessionGone, Uploader
 from talkcast.secrets import redact, register_value
+from talkcast.stage import PublishOutput, Status
 from talkcast.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -319,8 +320,8 @@ class TalkPublisher:
     playlist_id: str | None
     progress: Callable[[str, int, int, float], None] = lambda talk, held, total, seconds: None
 
-    def publish(self, inputs: TalkInputs, steps: list[Step]) -> dict[str, Any]:
-        """Run ``steps`` for one talk; returns its result for the pipeline."""
+    def publish(self, inputs: TalkInputs, steps: list[Step]) -> PublishOutput:
+        """Run ``steps`` for one talk; returns its output for the pipeline."""
         talk = inputs.talk_id
         self._position: int | None = None
         notes: dict[str, Any] = {}
@@ -331,21 +332,22 @@ class TalkPublisher:
         record = load_record(self.store, talk)
         assert record.video_id is not None, "a published talk has a video"
         privacy = "private" if inputs.review or not record.applied else self.target.privacy
-        result: dict[str, Any] = {
-            "status": "review" if inputs.review else "done",
-            "video_id": record.video_id,
-            "url": f"https://youtu.be/{record.video_id}",
-            "privacy": privacy,
+        details: dict[str, Any] = {
             "captions": sorted(record.captions),
             "thumbnail": bool(record.thumbnail_sha256),
             "writes": sum(s.api.split(".")[1] not in ("list",) for s in steps),
             **notes,
         }
         if self.target.publish_at and not inputs.review and record.applied:
-            result["publish_at"] = self.target.publish_at
-        if inputs.review:
-            result["review_reasons"] = list(inputs.review_reasons) or ["captions need review"]
-        return result
+            details["publish_at"] = self.target.publish_at
+        return PublishOutput(
+            status=Status.REVIEW if inputs.review else Status.DONE,
+            video_id=record.video_id,
+            url=f"https://youtu.be/{record.video_id}",
+            privacy=privacy,
+            review_reasons=(tuple(inputs.review_reasons) or ("captions need review",)) if inputs.review else (),
+            details=details,
+        )
 
     # -- step handlers: one per API method ---------------------------------------
 
@@ -365,7 +367,7 @@ class TalkPublisher:
         def report(held: int, total: int, seconds: float) -> None:
             self.progress(talk, held, total, seconds)
 
-        from publish.upload import chunk_bytes
+        from talkcast.publish.upload import chunk_bytes
 
         uploader = Uploader(self.yt.http, inputs.video, chunk_bytes(self.settings.chunk_mib), save, report)
         stored = previous.session

@@ -24,8 +24,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from recorder import cards, loudness
-from recorder.smart import (
+from talkcast.config import RecordingConfig
+from talkcast.cuts import Span, TalkCut
+from talkcast.errors import MediaError, TalkError
+from talkcast.fsutil import atomic_path
+from talkcast.media import Probe, Progress, Stream, probe, run_ffmpeg
+from talkcast.recorder import cards, loudness
+from talkcast.recorder.smart import (
     CutRangeError,
     FrameRange,
     Piece,
@@ -45,11 +50,6 @@ from recorder.smart import (
     smart_unsafe,
     video_params,
 )
-from talkcast.config import RecordingConfig
-from talkcast.cuts import Span, TalkCut
-from talkcast.errors import MediaError, TalkError
-from talkcast.fsutil import atomic_path
-from talkcast.media import Probe, Progress, Stream, probe, run_ffmpeg
 from talkcast.schedule import is_safe_id
 from talkcast.timecode import format_clock
 

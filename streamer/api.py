@@ -27,9 +27,9 @@ from typing import Any
 
 from aiohttp import web
 
-from streamer.controller import ActionError, Controller
 from talkcast.errors import ConfigError
 from talkcast.secrets import Secret
+from talkcast.streamer.controller import ActionError, Controller
 
 log = logging.getLogger(__name__)
 

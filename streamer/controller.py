@@ -47,15 +47,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from streamer import obs_protocol as proto
-from streamer.clock import Change, Clock, ClockError, Mode, Role, Timing, format_countdown
-from streamer.obs import ObsClient, ObsConnectionLost, ObsRequestFailed, ObsUnavailable
 from talkcast.config import Config
 from talkcast.errors import ConfigError, ObsError, ScheduleError
 from talkcast.journal import JournalWriter, Kind, read_journal
 from talkcast.journal import now as utc_now
 from talkcast.schedule import Schedule, Talk
 from talkcast.secrets import Secret, redact
+from talkcast.streamer import obs_protocol as proto
+from talkcast.streamer.clock import Change, Clock, ClockError, Mode, Role, Timing, format_countdown
+from talkcast.streamer.obs import ObsClient, ObsConnectionLost, ObsRequestFailed, ObsUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,14 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from streamer.api import ApiServer, serve_api
-from streamer.clock import Mode
-from streamer.controller import Controller, StreamTarget
 from talkcast.config import Config
 from talkcast.fsutil import atomic_write_text
 from talkcast.journal import JournalWriter
 from talkcast.schedule import Schedule
 from talkcast.secrets import Secret, register_secret
+from talkcast.streamer.api import ApiServer, serve_api
+from talkcast.streamer.clock import Mode
+from talkcast.streamer.controller import Controller, StreamTarget
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ async def live(
                 await stack.enter_async_context(_signals(controller))
             if cfg.destinations and cfg.live.stream:
                 # Imported here: the relay is only needed when there is somewhere to stream to.
-                from streamer.relay import Relay
+                from talkcast.streamer.relay import Relay
 
                 relay = await stack.enter_async_context(Relay(cfg, journal))
                 controller.stream_target = StreamTarget(relay.ingest_url, relay.ingest_key)
@@ -127,7 +127,7 @@ async def live(
                     # When the controller ends (stop or fatal error), the screen ends too.
                     run.add_done_callback(lambda _: controller.request_stop())
                     if ui:
-                        from streamer.ui import run_ui
+                        from talkcast.streamer.ui import run_ui
 
                         tg.create_task(run_ui(controller), name="ui")
             except BaseExceptionGroup as group:

@@ -35,10 +35,10 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from streamer import obs_protocol as proto
 from talkcast.config import ObsConfig
 from talkcast.errors import ObsAuthError, ObsError
 from talkcast.secrets import Secret
+from talkcast.streamer import obs_protocol as proto
 
 log = logging.getLogger(__name__)
 

@@ -70,8 +70,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streamer.ingest import Ingest, StreamStat
-from streamer.relay_args import (
+from talkcast.config import Config, RelayConfig
+from talkcast.errors import ConfigError, RelayError
+from talkcast.journal import JournalWriter, Kind
+from talkcast.media import ProgressParser, ffmpeg_args, tool
+from talkcast.secrets import Secret, redact
+from talkcast.streamer.ingest import Ingest, StreamStat
+from talkcast.streamer.relay_args import (
     INGEST_SAMPLE_S,
     Target,
     backoff_delay,
@@ -82,11 +87,6 @@ from streamer.relay_args import (
     safety_args,
     targets,
 )
-from talkcast.config import Config, RelayConfig
-from talkcast.errors import ConfigError, RelayError
-from talkcast.journal import JournalWriter, Kind
-from talkcast.media import ProgressParser, ffmpeg_args, tool
-from talkcast.secrets import Secret, redact
 
 log = logging.getLogger(__name__)
 

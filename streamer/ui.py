@@ -27,8 +27,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from streamer.clock import format_countdown
-from streamer.controller import ActionError, Controller
+from talkcast.streamer.clock import format_countdown
+from talkcast.streamer.controller import ActionError, Controller
 
 log = logging.getLogger(__name__)
 

@@ -131,8 +131,13 @@ class PublishError(TalkcastError):
 
 
 class QuotaExceeded(PublishError):
-    """YouTube's daily quota (or upload limit) is used up; ``resets_at`` says when."""
+    """YouTube's daily quota (or upload limit) is used up; ``resets_at`` says when.
+
+    ``finished`` holds the results of the talks published before the quota ran out (talk
+    id -> the publish stage's output), so the caller records them.
+    """
 
     def __init__(self, message: str, *, resets_at: str, talk: str | None = None, request: str | None = None) -> None:
         self.resets_at = resets_at
+        self.finished: dict[str, object] = {}
         super().__init__(message, talk=talk, request=request)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from talkcast.cli import main
+from talkcast.app.cli import main
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "talkcast.cli", *args]
+    cmd = [sys.executable, "-m", "talkcast.app.cli", *args]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
 
 

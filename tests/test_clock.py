@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streamer.clock import Clock, ClockError, Mode, Role, Timing
 from talkcast.schedule import Talk
+from talkcast.streamer.clock import Clock, ClockError, Mode, Role, Timing
 
 T0 = datetime(2026, 8, 27, 19, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

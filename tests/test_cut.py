@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from recorder.cards import card_frames, card_layout
-from recorder.cut import CutResult, cut_talk
-from recorder.loudness import measure_file
-from recorder.smart import parse_x264_options
 from talkcast.config import RecordingConfig
 from talkcast.cuts import Span, TalkCut
 from talkcast.errors import TalkError
 from talkcast.media import decode_errors, probe, tool
+from talkcast.recorder.cards import card_frames, card_layout
+from talkcast.recorder.cut import CutResult, cut_talk
+from talkcast.recorder.loudness import measure_file
+from talkcast.recorder.smart import parse_x264_options
 from tests.support.recorder_media import (
     BEEP_SECONDS,
     IndexedSource,

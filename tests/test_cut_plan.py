@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recorder.cut import audio_graph
-from recorder.loudness import RATE, LoudnessMeter, Measurement, Target, adjustment
-from recorder.smart import (
+from talkcast.recorder.cut import audio_graph
+from talkcast.recorder.loudness import RATE, LoudnessMeter, Measurement, Target, adjustment
+from talkcast.recorder.smart import (
     CutRangeError,
     SourceIndex,
     VideoParams,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from talkcast.doctor import run_doctor
+from talkcast.app.doctor import run_doctor
 
 pytestmark = pytest.mark.whisper
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from streamer.controller import ActionError
-from streamer.live import Session, live
-from streamer.obs import ObsClient
 from talkcast.config import LiveConfig, minimal_config
 from talkcast.journal import Kind, now, read_journal
 from talkcast.schedule import Schedule, Talk
+from talkcast.streamer.controller import ActionError
+from talkcast.streamer.live import Session, live
+from talkcast.streamer.obs import ObsClient
 from tests.support.obs import ObsInstance, free_port, obs_config, obs_factory  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.obs

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from talkcast.cli import main
+from talkcast.app.cli import main
 from talkcast.journal import now
 from tests.support.obs import obs_factory  # noqa: F401 - fixture
 
@@ -98,7 +98,7 @@ def test_sigterm_shuts_down_cleanly_and_leaves_obs_recording(obs_factory, tmp_pa
     config = write_event(tmp_path, port=obs.port, first_in=timedelta(hours=1))
     env = {**os.environ, "TALKCAST_OBS_PASSWORD": obs.password}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "talkcast.cli", "-c", config, "live", "--no-ui"],
+        [sys.executable, "-m", "talkcast.app.cli", "-c", config, "live", "--no-ui"],
         env=env,
         stdin=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 from rich.console import Console
 
-from streamer.api import authorized, is_loopback
-from streamer.controller import Controller, open_talk
-from streamer.ui import KEYS, _handle_key, render_status
 from talkcast.config import LiveConfig, minimal_config
 from talkcast.journal import Entry, JournalWriter, Kind, now
 from talkcast.schedule import Schedule, Talk
 from talkcast.secrets import Secret
+from talkcast.streamer.api import authorized, is_loopback
+from talkcast.streamer.controller import Controller, open_talk
+from talkcast.streamer.ui import KEYS, _handle_key, render_status
 
 
 def controller(tmp_path, **live) -> Controller:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from talkcast.app.synth import Segment, render_programme
 from talkcast.errors import MediaError
 from talkcast.media import ProgressParser, keyframe_times, parse_keyframes, probe, run_ffmpeg
 from talkcast.secrets import Secret, register_secret
-from talkcast.synth import Segment, render_programme
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from streamer.obs import ObsClient, ObsConnectionLost, ObsRequestFailed, ObsUnavailable
 from talkcast.errors import ObsAuthError
 from talkcast.secrets import Secret
+from talkcast.streamer.obs import ObsClient, ObsConnectionLost, ObsRequestFailed, ObsUnavailable
 from tests.support.obs import free_port, obs_config, obs_factory  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.obs

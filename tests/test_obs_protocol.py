@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from streamer import obs_protocol as proto
+from talkcast.streamer import obs_protocol as proto
 
 
 def test_auth_string_matches_the_protocol_documentation_example():

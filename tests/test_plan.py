@@ -10,7 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from recorder.plan import (
+from talkcast.config import load_config
+from talkcast.cuts import CutList, Span, TalkCut, read_cuts
+from talkcast.errors import ConfigError
+from talkcast.journal import Entry, JournalWriter, Kind
+from talkcast.media import probe, tool
+from talkcast.recorder.plan import (
     STORE_KEY,
     Recording,
     build_plan,
@@ -19,11 +24,6 @@ from recorder.plan import (
     run_plan,
     summary_line,
 )
-from talkcast.config import load_config
-from talkcast.cuts import CutList, Span, TalkCut, read_cuts
-from talkcast.errors import ConfigError
-from talkcast.journal import Entry, JournalWriter, Kind
-from talkcast.media import probe, tool
 from talkcast.schedule import Talk, load_schedule
 from talkcast.state import StateStore
 

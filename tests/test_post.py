@@ -16,12 +16,12 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from talkcast import pipeline
-from talkcast.archive import build_archive
+from talkcast.app import pipeline
+from talkcast.app.demo import DEMO_TALKS
+from talkcast.app.progress import PlainDisplay
+from talkcast.archive.build import build_archive
 from talkcast.config import load_config
-from talkcast.demo import DEMO_TALKS
 from talkcast.media import decode_errors, probe
-from talkcast.progress import PlainDisplay
 from tests.support.event import copy_event, generate_once
 
 pytestmark = pytest.mark.whisper
@@ -152,7 +152,7 @@ def test_killed_post_resumes_without_redoing_finished_stages(event: Path) -> Non
     cmd = [
         sys.executable,
         "-m",
-        "talkcast.cli",
+        "talkcast.app.cli",
         "-c",
         str(event),
         "--plain",
@@ -201,7 +201,7 @@ def test_cluster_mode_gives_identical_outputs(demo_event: Path, tmp_path: Path) 
 
 
 def test_edited_cut_redoes_its_upload_against_youtube(event: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from publish.pipeline import publish_jobs
+    from talkcast.publish.pipeline import publish_jobs
     from tests.fakes.youtube_server import YouTubeTestServer
 
     with YouTubeTestServer() as yt:
@@ -242,19 +242,3 @@ def test_edited_cut_redoes_its_upload_against_youtube(event: Path, monkeypatch: 
         }
         third = pipeline.run(cfg, everything, PlainDisplay(), publisher=publish_jobs)
         assert third.work_done == []
-
-
-def test_subtitle_tracks_come_from_the_transcribe_result() -> None:
-    result = {
-        "language": "en",
-        "artefacts": {
-            "srt": "talks/k/talk.en.srt",
-            "vtt": "talks/k/talk.en.vtt",
-            "transcript": "talks/k/transcript.txt",
-            "vtt.fr": "talks/k/talk.fr.vtt",
-        },
-    }
-    assert pipeline.subtitle_tracks(result) == {
-        "en": {"srt": "talks/k/talk.en.srt", "vtt": "talks/k/talk.en.vtt"},
-        "fr": {"vtt": "talks/k/talk.fr.vtt"},
-    }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from publish.metadata import (
+from talkcast.publish.metadata import (
     Chapter,
     TemplateError,
     VideoMetadata,
@@ -20,9 +20,9 @@ from publish.metadata import (
     truncate_words,
     utf8_size,
 )
-from publish.plan import Step, TalkInputs, TalkRecord, Target, plan_talk
-from publish.quota import Budget, Ledger, next_reset, plan_day
-from publish.upload import backoff_delay, chunk_bytes, content_range, held_bytes, next_span
+from talkcast.publish.plan import Step, TalkInputs, TalkRecord, Target, plan_talk
+from talkcast.publish.quota import Budget, Ledger, next_reset, plan_day
+from talkcast.publish.upload import backoff_delay, chunk_bytes, content_range, held_bytes, next_span
 
 TEMPLATE = "{title} ({speakers}) - {event}"
 

@@ -18,16 +18,15 @@ from typing import Any
 import pytest
 import requests
 
-from publish.auth import authorize
-from publish.pipeline import publish_jobs
 from talkcast.errors import QuotaExceeded
+from talkcast.publish.auth import authorize
+from talkcast.publish.pipeline import publish_jobs
 from talkcast.state import StateStore
 from tests.fakes.youtube_server import YouTubeTestServer
 from tests.support.youtube import (
     Event,
     make_event,
     make_video,
-    options,
     quiet_display,
     ready_talk,
     retag_video,
@@ -62,7 +61,7 @@ def event(tmp_path: Path, yt: YouTubeTestServer, video: Path) -> Event:
 def run(event: Event, **kwargs: Any) -> tuple[dict[str, dict[str, Any]], str]:
     display, buffer = quiet_display()
     with StateStore(event.out / "state.db") as store:
-        results = publish_jobs(event.cfg, store, event.jobs(), display, options(**kwargs))
+        results = publish_jobs(event.cfg, store, event.jobs(), display, **kwargs)
     return results, buffer.getvalue()
 
 
@@ -78,12 +77,12 @@ def secrets_of(yt: YouTubeTestServer, event: Event) -> list[str]:
 def test_publishes_video_captions_thumbnail_playlist_then_privacy(event: Event, yt: YouTubeTestServer) -> None:
     results, out = run(event)
 
-    assert [r["status"] for r in results.values()] == ["done", "done"]
+    assert [r.status for r in results.values()] == ["done", "done"]
     assert "2 talks fit in today's quota" in out
     for talk in event.talks:
         res = results[talk.id]
-        vid = res["video_id"]
-        assert res["url"] == f"https://youtu.be/{vid}"
+        vid = res.video_id
+        assert res.url == f"https://youtu.be/{vid}"
         assert yt.uploaded_bytes(vid) == (event.out / "talks" / talk.id / "talk.mp4").read_bytes()
         video = yt.videos[vid]
         assert video["status"]["privacyStatus"] == "unlisted"
@@ -96,7 +95,7 @@ def test_publishes_video_captions_thumbnail_playlist_then_privacy(event: Event, 
     # One playlist, created once, holding the talks in schedule order.
     (playlist,) = yt.playlists.values()
     items = sorted(yt.playlist_items.values(), key=lambda i: i["snippet"]["position"])
-    assert [i["contentDetails"]["videoId"] for i in items] == [results[t.id]["video_id"] for t in event.talks]
+    assert [i["contentDetails"]["videoId"] for i in items] == [results[t.id].video_id for t in event.talks]
     assert playlist["snippet"]["title"] == "SRE Meetup #12"
     # Never half-published: each talk goes public only after its captions and thumbnail.
     writes = apis(yt.write_calls())
@@ -113,8 +112,8 @@ def test_second_run_makes_no_calls(event: Event, yt: YouTubeTestServer) -> None:
     results, _out = run(event)
 
     assert yt.calls[before:] == []
-    assert [r["status"] for r in results.values()] == ["done", "done"]
-    assert results["talk-1"]["writes"] == 0
+    assert [r.status for r in results.values()] == ["done", "done"]
+    assert results["talk-1"].details["writes"] == 0
 
 
 def test_upload_through_faults_is_byte_identical_and_token_refreshed(
@@ -128,7 +127,7 @@ def test_upload_through_faults_is_byte_identical_and_token_refreshed(
 
     results, _ = run(event)
 
-    vid = results["talk-1"]["video_id"]
+    vid = results["talk-1"].video_id
     assert yt.uploaded_bytes(vid) == (event.out / "talks" / "talk-1" / "talk.mp4").read_bytes()
     session = yt.session_for(vid)
     statuses = [status for *_, status in session.chunks]
@@ -156,15 +155,15 @@ def test_quota_exhaustion_stops_cleanly_and_next_run_finishes(event: Event, yt: 
     err = caught.value
     assert "midnight Pacific" in str(err) and "run the same command again" in str(err)
     assert "talk 'talk-2'" in str(err) and "captions.insert" in str(err)
-    assert list(err.partial_results) == ["talk-1"]  # type: ignore[attr-defined]
+    assert list(err.finished) == ["talk-1"]
     assert len(yt.videos) == 2  # the second video is up, private, waiting for its captions
-    waiting = next(v for v in yt.videos.values() if v["id"] != err.partial_results["talk-1"]["video_id"])  # type: ignore[attr-defined]
+    waiting = next(v for v in yt.videos.values() if v["id"] != err.finished["talk-1"].video_id)  # type: ignore[attr-defined]
     assert waiting["status"]["privacyStatus"] == "private"
 
     yt.reset_quota()
     results, _ = run(event)
 
-    assert results["talk-2"]["status"] == "done"
+    assert results["talk-2"].status == "done"
     assert len(yt.videos) == 2 and len(yt.sessions) == 2  # nothing uploaded twice
     assert apis(yt.write_calls()).count("videos.insert") == 2
 
@@ -175,8 +174,8 @@ def test_revoked_token_fails_every_talk_with_one_clear_line(event: Event, yt: Yo
 
     results, _ = run(event)
 
-    assert [r["status"] for r in results.values()] == ["failed", "failed"]
-    assert "invalid_grant" in results["talk-1"]["error"] and "talkcast auth youtube" in results["talk-1"]["error"]
+    assert [r.status for r in results.values()] == ["failed", "failed"]
+    assert "invalid_grant" in results["talk-1"].error and "talkcast auth youtube" in results["talk-1"].error
     assert yt.write_calls() == []
 
 
@@ -189,29 +188,29 @@ def test_changed_subtitles_update_the_caption_only(event: Event, yt: YouTubeTest
     results, _ = run(event)
 
     assert apis(yt.calls[before:]) == ["captions.update"]
-    (caption_id,) = [c for c, v in yt.captions.items() if v["snippet"]["videoId"] == first["talk-1"]["video_id"]]
+    (caption_id,) = [c for c, v in yt.captions.items() if v["snippet"]["videoId"] == first["talk-1"].video_id]
     assert yt.caption_bytes(caption_id) == srt_file.read_bytes()
-    assert results["talk-1"]["video_id"] == first["talk-1"]["video_id"]
+    assert results["talk-1"].video_id == first["talk-1"].video_id
 
 
 def test_changed_video_is_uploaded_anew_and_the_old_one_made_private(
     event: Event, yt: YouTubeTestServer, video: Path
 ) -> None:
     first, _ = run(event)
-    old = first["talk-1"]["video_id"]
+    old = first["talk-1"].video_id
     retag_video(video, event.out / "talks" / "talk-1" / "talk.mp4", "re-cut")
 
     results, _ = run(event)
 
-    new = results["talk-1"]["video_id"]
-    assert new != old and results["talk-1"]["replaced"] == old
+    new = results["talk-1"].video_id
+    assert new != old and results["talk-1"].details["replaced"] == old
     assert yt.uploaded_bytes(new) == (event.out / "talks" / "talk-1" / "talk.mp4").read_bytes()
     assert yt.videos[old]["status"]["privacyStatus"] == "private"  # kept, never deleted
     assert yt.videos[new]["status"]["privacyStatus"] == "unlisted"
     assert [c["snippet"]["videoId"] for c in yt.captions.values()].count(new) == 1
     assert yt.thumbnail_bytes(new)
     items = sorted(yt.playlist_items.values(), key=lambda i: i["snippet"]["position"])
-    assert [i["contentDetails"]["videoId"] for i in items] == [new, first["talk-2"]["video_id"]]
+    assert [i["contentDetails"]["videoId"] for i in items] == [new, first["talk-2"].video_id]
 
 
 def test_review_talk_is_uploaded_but_stays_private(tmp_path: Path, yt: YouTubeTestServer, video: Path) -> None:
@@ -221,8 +220,8 @@ def test_review_talk_is_uploaded_but_stays_private(tmp_path: Path, yt: YouTubeTe
     results, _ = run(ev)
 
     res = results["talk-1"]
-    assert res["status"] == "review" and res["privacy"] == "private"
-    assert yt.videos[res["video_id"]]["status"]["privacyStatus"] == "private"
+    assert res.status == "review" and res.privacy == "private"
+    assert yt.videos[res.video_id]["status"]["privacyStatus"] == "private"
     assert "videos.update" not in apis(yt.write_calls())
     assert len(yt.captions) == 1
 
@@ -236,8 +235,8 @@ def test_force_metadata_updates_titles(event: Event, yt: YouTubeTestServer) -> N
     run(event, force_metadata=True)
 
     assert apis(yt.calls[before:]) == ["videos.update", "videos.update"]
-    assert yt.videos[first["talk-1"]["video_id"]]["snippet"]["title"] == "Balancing a Kafka cluster | SRE Meetup #12"
-    assert yt.videos[first["talk-1"]["video_id"]]["status"]["privacyStatus"] == "unlisted"
+    assert yt.videos[first["talk-1"].video_id]["snippet"]["title"] == "Balancing a Kafka cluster | SRE Meetup #12"
+    assert yt.videos[first["talk-1"].video_id]["status"]["privacyStatus"] == "unlisted"
 
 
 def test_dry_run_sends_nothing_and_prints_requests_and_quota(event: Event, yt: YouTubeTestServer) -> None:
@@ -257,7 +256,7 @@ def test_dry_run_sends_nothing_and_prints_requests_and_quota(event: Event, yt: Y
 
 def _cli(event: Event, yt: YouTubeTestServer, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "talkcast.cli", "--plain", "-c", str(event.config_file), "publish", *args],
+        [sys.executable, "-m", "talkcast.app.cli", "--plain", "-c", str(event.config_file), "publish", *args],
         cwd=REPO,
         env={**os.environ, **yt.client_env()},
         stdout=subprocess.PIPE,
@@ -356,16 +355,16 @@ def test_auth_loopback_flow_writes_a_0600_token(
     # The new token works: a publish run with it uploads.
     ready_talk(ev, ev.talks[0], make_video(tmp_path / "v.mp4", seconds=0.5))
     results, _ = run(ev)
-    assert results["talk-1"]["status"] == "done"
+    assert results["talk-1"].status == "done"
 
 
 def test_a_talk_whose_transcript_failed_is_not_published(event: Event, yt: YouTubeTestServer) -> None:
-    from talkcast import pipeline
+    from talkcast.app import pipeline
 
     with StateStore(event.out / "state.db") as store:
         store.set_stage("talk-2", "transcribe", "failed", error="talk 'talk-2' (transcribe): no audio stream")
     display, _ = quiet_display()
-    report = pipeline.run(event.cfg, options(), display, publisher=publish_jobs)
+    report = pipeline.run(event.cfg, pipeline.Options(stages=("publish",)), display, publisher=publish_jobs)
     by_id = {t.talk.id: t for t in report.talks}
     assert by_id["talk-1"].stages["publish"] == "done"
     assert by_id["talk-2"].stages["publish"] == "waiting"

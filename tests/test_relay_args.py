@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from streamer.ingest import ingest_conf, parse_stat
-from streamer.relay import Health, State
-from streamer.relay_args import (
+from talkcast.config import DestinationConfig, TranscodeConfig
+from talkcast.secrets import Secret, redact
+from talkcast.streamer.ingest import ingest_conf, parse_stat
+from talkcast.streamer.relay import Health, State
+from talkcast.streamer.relay_args import (
     YOUTUBE_BACKUP,
     YOUTUBE_PRIMARY,
     backoff_delay,
@@ -21,8 +23,6 @@ from streamer.relay_args import (
     targets,
     transcode_args,
 )
-from talkcast.config import DestinationConfig, TranscodeConfig
-from talkcast.secrets import Secret, redact
 
 KEY = Secret("abcd-efgh-ijkl-mnop")
 

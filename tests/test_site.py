@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from talkcast.site import build_site
+from talkcast.archive.site import build_site
 from tests.support.site_event import QuietHandler, RangeHandler, SiteEvent, make_site_event
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from talkcast.errors import TalkError
-from talkcast.site import (
+from talkcast.archive.site import (
     Cue,
     Paragraph,
     SiteTalk,
@@ -24,6 +23,7 @@ from talkcast.site import (
     script_json,
     url_path,
 )
+from talkcast.errors import TalkError
 
 VTT = (
     "\ufeffWEBVTT - made by hand\r\n"

@@ -11,9 +11,16 @@ import pytest
 import srt
 import webvtt
 
-from transcribe.gate import GateRules, RawSegment, gate_segments, has_loop, low_confidence_stretches, review_reasons
-from transcribe.segment import Cue, CueRules, Word, check_cue, join_fragments, segment_words, wrap_lines
-from transcribe.writers import render_json, render_srt, render_transcript, render_vtt, write_text
+from talkcast.transcribe.gate import (
+    GateRules,
+    RawSegment,
+    gate_segments,
+    has_loop,
+    low_confidence_stretches,
+    review_reasons,
+)
+from talkcast.transcribe.segment import Cue, CueRules, Word, check_cue, join_fragments, segment_words, wrap_lines
+from talkcast.transcribe.writers import render_json, render_srt, render_transcript, render_vtt, write_text
 
 RULES = CueRules()
 

@@ -17,6 +17,9 @@ import webvtt
 
 from talkcast.config import TranscribeConfig
 from talkcast.errors import TalkError
+from talkcast.transcribe.engine import Engine, ModelError, Vocabulary, bundled_tiny_en, load_engine
+from talkcast.transcribe.run import TranscriptResult, thread_budget, transcribe_talk
+from talkcast.transcribe.segment import Cue, CueRules, check_cue
 from tests.support.speech import (
     FRENCH_TEXT,
     GLOSSARY,
@@ -28,9 +31,6 @@ from tests.support.speech import (
     video_without_audio,
     word_error_rate,
 )
-from transcribe.engine import Engine, ModelError, Vocabulary, bundled_tiny_en, load_engine
-from transcribe.run import TranscriptResult, thread_budget, transcribe_talk
-from transcribe.segment import Cue, CueRules, check_cue
 
 # tiny.en on espeak-ng's robotic voice: measured 0.10-0.13 on TALK_TEXT; a regression in
 # decoding options or audio handling (wrong sample rate, a lost channel) goes far above.

@@ -35,8 +35,8 @@ from faster_whisper.utils import available_models
 
 from talkcast.config import TranscribeConfig
 from talkcast.errors import TalkcastError
-from transcribe.gate import RawSegment
-from transcribe.segment import Word
+from talkcast.transcribe.gate import RawSegment
+from talkcast.transcribe.segment import Word
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from transcribe.segment import Cue, CueRules, Word, check_cue
+from talkcast.transcribe.segment import Cue, CueRules, Word, check_cue
 
 # Phrases Whisper is known to invent over silence, applause and music (from its training
 # data: video outros and subtitle credits). Only dropped when the audio does not back them.

@@ -23,10 +23,10 @@ from talkcast.errors import MediaError, TalkError
 from talkcast.media import probe, run_ffmpeg
 from talkcast.schedule import Talk
 from talkcast.timecode import format_clock
-from transcribe.engine import SAMPLE_RATE, Engine, Vocabulary, normalise_language
-from transcribe.gate import RawSegment, gate_segments, review_reasons
-from transcribe.segment import CueRules, segment_words
-from transcribe.writers import render_json, render_srt, render_transcript, render_vtt, write_text
+from talkcast.transcribe.engine import SAMPLE_RATE, Engine, Vocabulary, normalise_language
+from talkcast.transcribe.gate import RawSegment, gate_segments, review_reasons
+from talkcast.transcribe.segment import CueRules, segment_words
+from talkcast.transcribe.writers import render_json, render_srt, render_transcript, render_vtt, write_text
 
 STAGE = "transcribe"
 UNDETERMINED = "und"  # BCP 47 for "no language found": a talk without speech

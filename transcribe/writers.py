@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from talkcast.fsutil import atomic_write_text
-from transcribe.segment import SENTENCE_END, Cue, Word, join_fragments
+from talkcast.transcribe.segment import SENTENCE_END, Cue, Word, join_fragments
 
 
 def _clock(seconds: float, separator: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from talkcast.demo import generate_event
+from talkcast.app.demo import generate_event
 
 
 def generate_once(root: Path) -> Path:

@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from streamer import obs_protocol as proto
+from talkcast.streamer import obs_protocol as proto
 
 OBS_BIN = "obs"
 XVFB_BIN = "Xvfb"

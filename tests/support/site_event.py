@@ -1,6 +1,6 @@
 """A small finished event for archive page tests: three short captioned talks.
 
-Each talk is spoken by espeak-ng over a test pattern (talkcast.synth), remuxed with
+Each talk is spoken by espeak-ng over a test pattern (talkcast.app.synth), remuxed with
 faststart like the cut stage writes it, and gets a hand-written VTT whose cue times are
 the spoken sentences' real bounds. Titles and abstracts carry the characters that break
 careless HTML: < & quotes, and Cyrillic.
@@ -15,9 +15,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from talkcast.app.synth import Segment, render_programme, speak
+from talkcast.archive.site import SiteTalk
 from talkcast.media import run_ffmpeg
-from talkcast.site import SiteTalk
-from talkcast.synth import Segment, render_programme, speak
 from talkcast.timecode import format_clock
 
 EVENT_NAME = "SRE Meetup #12 <Moscow> & friends"

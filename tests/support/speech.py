@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jiwer
 
+from talkcast.app.synth import speak
 from talkcast.media import tool
-from talkcast.synth import speak
 
 TALK_TEXT = (
     "Welcome to the SRE meetup. Today Vitaly Dobrovolsky explains how to rebalance a Kafka cluster "

@@ -9,11 +9,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from talkcast.app.pipeline import input_hash
+from talkcast.app.progress import PlainDisplay
 from talkcast.config import Config, load_config
 from talkcast.cuts import Span, TalkCut, write_cuts
 from talkcast.media import tool
-from talkcast.pipeline import Options, TalkJob, input_hash, rel, talk_dir
-from talkcast.progress import PlainDisplay
+from talkcast.stage import TalkJob, rel, talk_dir
 from talkcast.state import StateStore
 from tests.fakes.youtube_server import YouTubeTestServer
 
@@ -163,8 +164,3 @@ def quiet_display() -> tuple[PlainDisplay, io.StringIO]:
     """The pipeline's plain display writing into a buffer the test can read."""
     buffer = io.StringIO()
     return PlainDisplay(buffer), buffer
-
-
-def options(**kwargs: object) -> Options:
-    """Options for the publish stage only."""
-    return Options(stages=("publish",), **kwargs)  # type: ignore[arg-type]

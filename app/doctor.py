@@ -68,7 +68,7 @@ def check_output(cfg: Config, *, min_free_gib: float = 10.0) -> list[Check]:
 
 def check_model(cfg: Config) -> Check:
     """The configured Whisper model loads."""
-    from transcribe.engine import load_engine
+    from talkcast.transcribe.engine import load_engine
 
     name = cfg.transcribe.model
     try:

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from talkcast.app.synth import Segment, render_programme, speak
 from talkcast.journal import Entry, JournalWriter, Kind
-from talkcast.synth import Segment, render_programme, speak
+from talkcast.stage import POST_STAGES, StageName
 
 
 @dataclass(frozen=True)
@@ -190,15 +191,15 @@ def generate_event(root: Path, talks: tuple[DemoTalk, ...] = DEMO_TALKS, *, gap:
 
 def run_demo(root: Path, *, plain: bool = False) -> int:
     """Generate the demo event in ``root`` and run the post pipeline on it (publish skipped)."""
-    from talkcast import pipeline
-    from talkcast.archive import build_archive
+    from talkcast.app import pipeline
+    from talkcast.app.progress import make_display
+    from talkcast.app.summary import print_summary
+    from talkcast.archive.build import build_archive
     from talkcast.config import load_config
-    from talkcast.progress import make_display
-    from talkcast.summary import print_summary
 
     print(f"generating the demo event in {root} ...", flush=True)
     cfg = load_config(generate_event(root))
-    stages = tuple(s for s in pipeline.STAGES if s != "publish" or cfg.publish.enabled)
+    stages = tuple(s for s in POST_STAGES if s != StageName.PUBLISH or cfg.publish.enabled)
     with make_display(True if plain else None) as display:
         if not cfg.publish.enabled:
             display.message("publish: skipped (no YouTube credentials configured in event.toml)")

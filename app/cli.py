@@ -12,12 +12,16 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from talkcast import __version__
 from talkcast.config import Config, load_config
 from talkcast.errors import TalkcastError
 from talkcast.secrets import RedactingFilter, redact
+from talkcast.stage import POST_STAGES, StageName
+
+if TYPE_CHECKING:
+    from talkcast.app.pipeline import Publisher
 
 log = logging.getLogger("talkcast")
 
@@ -130,16 +134,16 @@ def _config(args: argparse.Namespace) -> Config:
 # ---------------------------------------------------------------- post-event commands
 
 
-def _run_pipeline(args: argparse.Namespace, stages: tuple[str, ...], **extra: Any) -> int:
-    from talkcast import pipeline
-    from talkcast.progress import make_display
-    from talkcast.summary import print_summary
+def _run_pipeline(args: argparse.Namespace, stages: tuple[StageName, ...], **extra: Any) -> int:
+    from talkcast.app import pipeline
+    from talkcast.app.progress import make_display
+    from talkcast.app.summary import print_summary
 
     cfg = _config(args)
     options = pipeline.Options(
         talk=getattr(args, "talk", None),
         stages=stages,
-        redo=getattr(args, "redo", None),
+        redo=StageName(args.redo) if getattr(args, "redo", None) else None,
         cut_mode=getattr(args, "mode", None),
         cluster=getattr(args, "cluster", None),
         workers=getattr(args, "workers", 0) or 0,
@@ -155,27 +159,27 @@ def _run_pipeline(args: argparse.Namespace, stages: tuple[str, ...], **extra: An
     return EXIT_FAILED if report.failed or report.messages else EXIT_OK
 
 
-def _publisher(cfg: Config) -> Callable[..., dict[str, dict[str, Any]]] | None:
+def _publisher(cfg: Config) -> Publisher | None:
     if not cfg.publish.enabled:
         return None
-    from publish.pipeline import publish_jobs
+    from talkcast.publish.pipeline import publish_jobs
 
     return publish_jobs
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """``talkcast plan``: write cuts.toml and print one line per talk."""
-    return _run_pipeline(args, ("plan",))
+    return _run_pipeline(args, (StageName.PLAN,))
 
 
 def cmd_cut(args: argparse.Namespace) -> int:
     """``talkcast cut``: cut every talk of cuts.toml."""
-    return _run_pipeline(args, ("cut",))
+    return _run_pipeline(args, (StageName.CUT,))
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     """``talkcast transcribe``: subtitles for every cut talk."""
-    return _run_pipeline(args, ("transcribe",))
+    return _run_pipeline(args, (StageName.TRANSCRIBE,))
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -184,17 +188,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if not cfg.publish.enabled:
         print(f"{cfg.file.name}: publish.enabled is false; nothing to publish")
         return EXIT_OK
-    return _run_pipeline(args, ("publish",), dry_run=args.dry_run, force_metadata=args.force_metadata)
+    return _run_pipeline(args, (StageName.PUBLISH,), dry_run=args.dry_run, force_metadata=args.force_metadata)
 
 
 def cmd_post(args: argparse.Namespace) -> int:
     """``talkcast post``: the whole evening, resumable."""
-    from talkcast.archive import build_archive
-    from talkcast.pipeline import STAGES
+    from talkcast.archive.build import build_archive
 
-    stages = STAGES[: STAGES.index(args.until) + 1] if args.until else STAGES
+    stages = POST_STAGES[: POST_STAGES.index(StageName(args.until)) + 1] if args.until else POST_STAGES
     if args.skip_publish:
-        stages = tuple(s for s in stages if s != "publish")
+        stages = tuple(s for s in stages if s != StageName.PUBLISH)
     code = _run_pipeline(args, stages)
     index = build_archive(_config(args))
     if index is not None:
@@ -204,22 +207,22 @@ def cmd_post(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``talkcast demo``: generate an example event and run the pipeline on it."""
-    from talkcast.demo import run_demo
+    from talkcast.app.demo import run_demo
 
     return run_demo(args.dir, plain=args.plain)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """``talkcast doctor``: one line per check with ok/fail and a hint."""
-    from talkcast.doctor import run_doctor
+    from talkcast.app.doctor import run_doctor
 
     return run_doctor(args.config)
 
 
 def cmd_live(args: argparse.Namespace) -> int:
     """``talkcast live``: the controller for the night."""
-    from streamer.live import run_live
     from talkcast.schedule import load_schedule
+    from talkcast.streamer.live import run_live
 
     cfg = _config(args)
     schedule = load_schedule(cfg)
@@ -228,7 +231,7 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 def cmd_auth(args: argparse.Namespace) -> int:
     """``talkcast auth youtube``: the installed-app OAuth flow with a loopback redirect."""
-    from publish.auth import authorize
+    from talkcast.publish.auth import authorize
 
     cfg = _config(args)
     authorize(cfg, open_browser=not args.no_browser)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from talkcast.app.pipeline import RunReport
 from talkcast.config import Config
-from talkcast.pipeline import TALK_STAGES, RunReport
+from talkcast.stage import TALK_STAGES
 from talkcast.timecode import format_clock
 
 

@@ -267,7 +267,7 @@ class _Prepared:
 
 
 def _asset(name: str) -> str:
-    text = (importlib.resources.files("talkcast.site_assets") / name).read_text(encoding="utf-8")
+    text = (importlib.resources.files("talkcast.archive.assets") / name).read_text(encoding="utf-8")
     assert "</script" not in text.lower() and "</style" not in text.lower(), f"{name} cannot be inlined"
     return text
 

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import queue
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -32,15 +31,25 @@ from talkcast.cuts import CutList, TalkCut, read_cuts
 from talkcast.errors import ConfigError, QuotaExceeded, TalkcastError, TalkError
 from talkcast.fsutil import sha256_file
 from talkcast.schedule import Schedule, Talk, load_schedule
+from talkcast.stage import (
+    POOL_STAGES,
+    POST_STAGES,
+    TALK_STAGES,
+    CutOutput,
+    Display,
+    PublishOutput,
+    StageName,
+    Status,
+    TalkJob,
+    TranscriptOutput,
+    rel,
+    talk_dir,
+)
 from talkcast.state import StateStore, write_manifest
 
 log = logging.getLogger(__name__)
 
-STAGES = ("plan", "cut", "transcribe", "publish")
-TALK_STAGES = ("cut", "transcribe", "publish")
-# Stages whose work runs in the worker pool; publish runs in the coordinator, one talk at
-# a time in schedule order, because quota and the playlist order are event-wide.
-POOL_STAGES = ("cut", "transcribe")
+STAGES = POST_STAGES
 
 
 # ---------------------------------------------------------------- hashing
@@ -69,48 +78,19 @@ def source_identity(path: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- what a stage sees
 
 
-@dataclass(frozen=True)
-class TalkJob:
-    """Everything a worker needs for one stage of one talk: plain, picklable data."""
+class Publisher(Protocol):
+    """The publish stage as the orchestrator calls it (``talkcast.publish.pipeline.publish_jobs``)."""
 
-    config_file: Path
-    talk: TalkCut
-    abstract: str = ""
-    recorded: str = ""  # ISO date the talk was given, from the schedule
-    cut_mode: str | None = None
-    parallel: int = 1  # jobs running at once on one machine: the cores are shared between them
-
-
-def talk_dir(cfg: Config, talk_id: str) -> Path:
-    """``<output_dir>/talks/<id>``."""
-    return cfg.output_dir / "talks" / talk_id
-
-
-def rel(cfg: Config, path: Path) -> str:
-    """``path`` relative to the output folder, as the manifest holds it."""
-    try:
-        return path.resolve().relative_to(cfg.output_dir.resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-_SUBTITLE_NAME = re.compile(r"\.([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)*)\.(srt|vtt)$")
-
-
-def subtitle_tracks(result: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """Language -> {"srt"/"vtt": path relative to output_dir} from a transcribe stage's result.
-
-    The language comes from the file name (``talk.<lang>.vtt``), else from the result.
-    """
-    tracks: dict[str, dict[str, str]] = {}
-    fallback = str(result.get("language") or "")
-    for path in result.get("artefacts", {}).values():
-        match = _SUBTITLE_NAME.search(str(path))
-        if match is None:
-            continue
-        lang = match.group(1) if match.group(1) else fallback
-        tracks.setdefault(lang or fallback, {})[match.group(2)] = str(path)
-    return tracks
+    def __call__(
+        self,
+        cfg: Config,
+        store: StateStore,
+        jobs: list[TalkJob],
+        display: Display,
+        *,
+        dry_run: bool = ...,
+        force_metadata: bool = ...,
+    ) -> dict[str, PublishOutput]: ...
 
 
 # Progress events from workers: (talk id, stage, done, total).
@@ -137,38 +117,36 @@ def _config(path: Path) -> Config:
     return _configs[key]
 
 
-def run_cut(job: TalkJob, progress: ProgressSink | None = None) -> dict[str, Any]:
+def run_cut(job: TalkJob, progress: ProgressSink | None = None) -> CutOutput:
     """The cut stage for one talk (runs in a worker)."""
-    from recorder.cut import cut_talk
+    from talkcast.recorder.cut import cut_talk
 
     cfg = _config(job.config_file)
     out = talk_dir(cfg, job.talk.id)
 
     def report(done: float, total: float) -> None:
         if progress is not None:
-            progress.put((job.talk.id, "cut", done, total))
+            progress.put((job.talk.id, StageName.CUT, done, total))
 
     result = cut_talk(job.talk, out, cfg.recording, event_name=cfg.event.name, mode=job.cut_mode, on_progress=report)
-    artefacts = {"video": rel(cfg, result.video)}
-    if result.thumbnail is not None:
-        artefacts["thumbnail"] = rel(cfg, result.thumbnail)
-    return {
-        "artefacts": artefacts,
-        "duration": round(result.duration, 3),
-        "mode": result.mode,
-        "notes": list(result.notes),
-        "loudness": dict(result.loudness),
-        "sha256": sha256_file(result.video),
-    }
+    return CutOutput(
+        video=rel(cfg, result.video),
+        thumbnail=rel(cfg, result.thumbnail) if result.thumbnail is not None else None,
+        duration=round(result.duration, 3),
+        mode=result.mode,
+        notes=tuple(result.notes),
+        loudness=dict(result.loudness),
+        sha256=sha256_file(result.video),
+    )
 
 
 _engines: dict[tuple[str, str, int], Any] = {}
 
 
-def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> dict[str, Any]:
+def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> TranscriptOutput:
     """The transcribe stage for one talk (runs in a worker; the model loads once per process)."""
-    from transcribe.engine import load_engine
-    from transcribe.run import Vocabulary, thread_budget, transcribe_talk
+    from talkcast.transcribe.engine import load_engine
+    from talkcast.transcribe.run import Vocabulary, thread_budget, transcribe_talk
 
     cfg = _config(job.config_file)
     settings = cfg.transcribe
@@ -179,11 +157,11 @@ def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> dict[s
     out = talk_dir(cfg, job.talk.id)
     video = out / "talk.mp4"
     if not video.is_file():
-        raise TalkError(job.talk.id, "not cut yet (run `talkcast cut` first)", stage="transcribe")
+        raise TalkError(job.talk.id, "not cut yet (run `talkcast cut` first)", stage=StageName.TRANSCRIBE)
 
     def report(done: float, total: float) -> None:
         if progress is not None:
-            progress.put((job.talk.id, "transcribe", done, total))
+            progress.put((job.talk.id, StageName.TRANSCRIBE, done, total))
 
     vocabulary = Vocabulary(
         title=job.talk.title, speakers=tuple(job.talk.speakers), event=cfg.event.name, glossary=settings.glossary
@@ -193,22 +171,27 @@ def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> dict[s
         _engines[key], video, out, talk_id=job.talk.id, language=language,
         vocabulary=vocabulary, settings=settings, on_progress=report,
     )  # fmt: skip
-    return {
-        "artefacts": {name: rel(cfg, path) for name, path in result.artefacts.items()},
-        "language": result.language,
-        "cues": result.cues,
-        "dropped": dict(result.dropped),
-        "confidence": round(result.confidence, 3),
-        "needs_review": result.needs_review,
-        "review_reasons": list(result.review_reasons),
-        "audio_seconds": round(result.audio_seconds, 2),
-        "rtf": round(result.seconds / result.audio_seconds, 4) if result.audio_seconds else None,
-    }
+    files = {name: rel(cfg, path) for name, path in result.artefacts.items()}
+    return TranscriptOutput(
+        language=result.language,
+        tracks={result.language: {"srt": files["srt"], "vtt": files["vtt"]}},
+        transcript=files["transcript"],
+        words=files.get("json"),
+        cues=result.cues,
+        dropped=dict(result.dropped),
+        confidence=round(result.confidence, 3),
+        review_reasons=tuple(result.review_reasons) if result.needs_review else (),
+        audio_seconds=round(result.audio_seconds, 2),
+        rtf=round(result.seconds / result.audio_seconds, 4) if result.audio_seconds else None,
+    )
 
 
-POOL_FUNCTIONS: dict[str, Callable[[TalkJob, ProgressSink | None], dict[str, Any]]] = {
-    "cut": run_cut,
-    "transcribe": run_transcribe,
+# A pool stage's output: it pickles across processes and knows its own status.
+StageOutput = CutOutput | TranscriptOutput
+
+POOL_FUNCTIONS: dict[StageName, Callable[[TalkJob, ProgressSink | None], StageOutput]] = {
+    StageName.CUT: run_cut,
+    StageName.TRANSCRIBE: run_transcribe,
 }
 
 
@@ -220,11 +203,11 @@ class Executor(Protocol):
 
     progress: ProgressSink | None
 
-    def submit(self, fn: Callable[..., dict[str, Any]], job: TalkJob) -> Any: ...
+    def submit(self, fn: Callable[..., StageOutput], job: TalkJob) -> Any: ...
 
     def wait_any(self, futures: Sequence[Any], timeout: float) -> list[Any]: ...
 
-    def result(self, future: Any) -> dict[str, Any]: ...
+    def result(self, future: Any) -> StageOutput: ...
 
     def close(self) -> None: ...
 
@@ -238,7 +221,7 @@ class LocalExecutor:
         self.progress: ProgressSink | None = self._manager.Queue()
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
-    def submit(self, fn: Callable[..., dict[str, Any]], job: TalkJob) -> Future[dict[str, Any]]:
+    def submit(self, fn: Callable[..., StageOutput], job: TalkJob) -> Future[StageOutput]:
         """Start ``fn(job, progress)`` in the pool."""
         return self._pool.submit(fn, job, self.progress)
 
@@ -247,7 +230,7 @@ class LocalExecutor:
         done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
         return list(done)
 
-    def result(self, future: Any) -> dict[str, Any]:
+    def result(self, future: Any) -> StageOutput:
         """The stage result, or the worker's exception re-raised."""
         return future.result()  # type: ignore[no-any-return,unused-ignore]
 
@@ -273,7 +256,7 @@ class DaskExecutor:
         self.progress: ProgressSink | None = None
         self._futures: set[Any] = set()
 
-    def submit(self, fn: Callable[..., dict[str, Any]], job: TalkJob) -> Any:
+    def submit(self, fn: Callable[..., StageOutput], job: TalkJob) -> Any:
         """Start ``fn(job, None)`` on the cluster."""
         future = self._client.submit(fn, job, None, pure=False)
         self._futures.add(future)
@@ -288,7 +271,7 @@ class DaskExecutor:
             dask_wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
         return [f for f in futures if f.done()]
 
-    def result(self, future: Any) -> dict[str, Any]:
+    def result(self, future: Any) -> StageOutput:
         """The stage result, or the worker's exception re-raised."""
         return future.result()  # type: ignore[no-any-return,unused-ignore]
 
@@ -306,8 +289,8 @@ class Options:
     """What ``talkcast post`` (or ``cut``/``transcribe``/``publish``) was asked to do."""
 
     talk: str | None = None
-    stages: tuple[str, ...] = STAGES
-    redo: str | None = None
+    stages: tuple[StageName, ...] = STAGES
+    redo: StageName | None = None
     cut_mode: str | None = None
     cluster: str | None = None
     workers: int = 0
@@ -338,16 +321,7 @@ class RunReport:
     @property
     def failed(self) -> bool:
         """Whether any talk's stage failed."""
-        return any("failed" in t.stages.values() for t in self.talks)
-
-
-class Display(Protocol):
-    """Where the run reports what happens (a live table, or plain lines)."""
-
-    def stage_started(self, talk: str, stage: str) -> None: ...
-    def stage_progress(self, talk: str, stage: str, done: float, total: float) -> None: ...
-    def stage_finished(self, talk: str, stage: str, status: str, detail: str) -> None: ...
-    def message(self, text: str) -> None: ...
+        return any(Status.FAILED in t.stages.values() for t in self.talks)
 
 
 def talk_jobs(cfg: Config, cuts: CutList, schedule: Schedule | None, options: Options) -> list[TalkJob]:
@@ -381,10 +355,10 @@ def pool_size(options: Options, talks: int) -> int:
     return max(1, options.workers or min(os.cpu_count() or 1, talks))
 
 
-def input_hash(cfg: Config, stage: str, job: TalkJob, store: StateStore) -> str:
+def input_hash(cfg: Config, stage: StageName, job: TalkJob, store: StateStore) -> str:
     """What a stage's output depends on; a change here redoes the stage."""
     talk = job.talk
-    if stage == "cut":
+    if stage == StageName.CUT:
         rec = cfg.recording
         return fingerprint(
             "cut",
@@ -394,15 +368,15 @@ def input_hash(cfg: Config, stage: str, job: TalkJob, store: StateStore) -> str:
             [rec.title_card, rec.end_card, rec.card_seconds]
             + ([talk.title, list(talk.speakers), cfg.event.name] if rec.title_card or rec.end_card else []),
         )
-    previous = store.stage(talk.id, "cut")
+    previous = store.stage(talk.id, StageName.CUT)
     cut_sha = previous.result.get("sha256", "") if previous else ""
-    if stage == "transcribe":
+    if stage == StageName.TRANSCRIBE:
         # Only what changes the captions: tuning threads must not redo every talk.
         settings = _fields(cfg.transcribe, exclude=("enabled", "threads"))
         return fingerprint(
             "transcribe", cut_sha, settings, talk.language, talk.title, list(talk.speakers), cfg.event.name
         )
-    tr = store.stage(talk.id, "transcribe")
+    tr = store.stage(talk.id, StageName.TRANSCRIBE)
     youtube = _fields(cfg.publish.youtube, include=PUBLISHED_FIELDS)
     return fingerprint(
         "publish", cut_sha, tr.input_hash if tr else "", tr.result if tr else {}, talk, job.abstract, youtube
@@ -430,7 +404,7 @@ def is_current(cfg: Config, store: StateStore, stage: str, job: TalkJob, wanted_
     rec = store.stage(job.talk.id, stage)
     return (
         rec is not None
-        and rec.status in ("done", "review")
+        and Status.of(rec.status).succeeded
         and rec.input_hash == wanted_hash
         and _artefacts_exist(cfg, rec.result)
     )
@@ -456,7 +430,7 @@ def run(
     options: Options,
     display: Display,
     *,
-    publisher: Callable[[Config, StateStore, list[TalkJob], Display, Options], dict[str, dict[str, Any]]] | None = None,
+    publisher: Publisher | None = None,
 ) -> RunReport:
     """Run the requested stages for the selected talks and return what happened."""
     store = StateStore(cfg.output_dir / "state.db")
@@ -472,11 +446,11 @@ def _run(
     options: Options,
     display: Display,
     store: StateStore,
-    publisher: Callable[..., dict[str, dict[str, Any]]] | None,
+    publisher: Publisher | None,
 ) -> RunReport:
     schedule = _schedule_or_none(cfg, display)
-    if "plan" in options.stages:
-        from recorder.plan import run_plan
+    if StageName.PLAN in options.stages:
+        from talkcast.recorder.plan import run_plan
 
         if schedule is None:
             schedule = Schedule(talks=())
@@ -497,22 +471,24 @@ def _run(
             for stage in TALK_STAGES[TALK_STAGES.index(options.redo) :]:
                 store.clear_stage(job.talk.id, stage)
 
-    pool_stages = [s for s in POOL_STAGES if s in options.stages and (s != "transcribe" or cfg.transcribe.enabled)]
+    pool_stages = [
+        s for s in POOL_STAGES if s in options.stages and (s != StageName.TRANSCRIBE or cfg.transcribe.enabled)
+    ]
     if pool_stages:
         _run_pool(cfg, options, display, store, jobs, pool_stages, statuses, result)
-    if "publish" in options.stages:
+    if StageName.PUBLISH in options.stages:
         ready = []
         for job in jobs:
             missing = _not_ready_for_publish(cfg, store, job.talk.id)
             if missing:
-                statuses[job.talk.id].stages["publish"] = "waiting"
+                statuses[job.talk.id].stages[StageName.PUBLISH] = Status.WAITING
                 statuses[job.talk.id].needs_human.append(f"publish: waits until {missing}")
                 result.messages.append(f"talk '{job.talk.id}' is not published: it waits until {missing}")
             else:
                 ready.append(job)
         if publisher is None:
             for j in ready:
-                statuses[j.talk.id].stages["publish"] = "skipped"
+                statuses[j.talk.id].stages[StageName.PUBLISH] = Status.SKIPPED
         else:
             _run_publish(cfg, options, display, store, ready, statuses, result, publisher)
     for status in statuses.values():
@@ -526,12 +502,12 @@ def _not_ready_for_publish(cfg: Config, store: StateStore, talk_id: str) -> str:
     Its latest cut and transcript must both have succeeded: never upload a stale video,
     nor one without its captions.
     """
-    cut = store.stage(talk_id, "cut")
-    if cut is None or cut.status != "done":
+    cut = store.stage(talk_id, StageName.CUT)
+    if cut is None or Status.of(cut.status) is not Status.DONE:
         return "it is cut (run `talkcast cut`)"
     if cfg.transcribe.enabled:
-        tr = store.stage(talk_id, "transcribe")
-        if tr is None or tr.status not in ("done", "review"):
+        tr = store.stage(talk_id, StageName.TRANSCRIBE)
+        if tr is None or not Status.of(tr.status).succeeded:
             return "it is transcribed (run `talkcast transcribe`)"
     return ""
 
@@ -551,15 +527,15 @@ def _run_pool(
     display: Display,
     store: StateStore,
     jobs: list[TalkJob],
-    stages: list[str],
+    stages: list[StageName],
     statuses: dict[str, TalkStatus],
     report: RunReport,
 ) -> None:
     """Run each talk's pool stages in order, talks in parallel, recording each result at once."""
-    pending: dict[str, list[str]] = {j.talk.id: list(stages) for j in jobs}
+    pending: dict[str, list[StageName]] = {j.talk.id: list(stages) for j in jobs}
     by_id = {j.talk.id: j for j in jobs}
     executor: Executor | None = None
-    running: dict[Any, tuple[str, str, str, float]] = {}  # future -> talk, stage, hash, started
+    running: dict[Any, tuple[str, StageName, str, float]] = {}  # future -> talk, stage, hash, started
 
     def next_stage(talk_id: str) -> None:
         nonlocal executor
@@ -569,7 +545,7 @@ def _run_pool(
             wanted = input_hash(cfg, stage, job, store)
             if is_current(cfg, store, stage, job, wanted):
                 rec = store.stage(talk_id, stage)
-                statuses[talk_id].stages[stage] = rec.status if rec else "done"
+                statuses[talk_id].stages[stage] = rec.status if rec else Status.DONE
                 display.stage_finished(talk_id, stage, "unchanged", "")
                 continue
             if executor is None:
@@ -600,13 +576,13 @@ def _run_pool(
                     _record_failure(store, statuses[talk_id], stage, f"{type(err).__name__}: {err}", seconds, display)
                     pending[talk_id].clear()
                     continue
-                status = "review" if res.get("needs_review") else "done"
-                store.set_stage(talk_id, stage, status, input_hash=wanted, result=res, seconds=seconds)
+                status = res.status
+                store.set_stage(talk_id, stage, status, input_hash=wanted, result=res.to_json(), seconds=seconds)
                 write_manifest(store, cfg.output_dir, cfg.event.name)
                 statuses[talk_id].stages[stage] = status
                 statuses[talk_id].seconds[stage] = seconds
                 report.work_done.append((talk_id, stage))
-                display.stage_finished(talk_id, stage, status, _detail(stage, res))
+                display.stage_finished(talk_id, stage, status, _detail(res))
                 next_stage(talk_id)
     finally:
         if executor is not None:
@@ -639,23 +615,22 @@ def _record_failure(
     # only when complete): keep them in the record, so the manifest doesn't lose them.
     previous = store.stage(status.talk.id, stage)
     kept = previous.result if previous else {}
-    store.set_stage(status.talk.id, stage, "failed", error=error, seconds=seconds, result=kept)
-    status.stages[stage] = "failed"
+    store.set_stage(status.talk.id, stage, Status.FAILED, error=error, seconds=seconds, result=kept)
+    status.stages[stage] = Status.FAILED
     status.errors.append(error)
-    display.stage_finished(status.talk.id, stage, "failed", error)
+    display.stage_finished(status.talk.id, stage, Status.FAILED, error)
 
 
-def _detail(stage: str, res: Mapping[str, Any]) -> str:
-    if stage == "cut":
-        return f"{res.get('duration', 0):.1f} s, {res.get('mode', '')}"
-    if stage == "transcribe":
-        text = f"{res.get('cues', 0)} cues, {res.get('language', '')}"
-        if res.get("needs_review"):
-            text += ", needs review: " + "; ".join(res.get("review_reasons", []))
+def _detail(res: CutOutput | TranscriptOutput | PublishOutput) -> str:
+    """The short text after a talk's stage in the progress display."""
+    if isinstance(res, CutOutput):
+        return f"{res.duration:.1f} s, {res.mode}"
+    if isinstance(res, TranscriptOutput):
+        text = f"{res.cues} cues, {res.language}"
+        if res.review_reasons:
+            text += ", needs review: " + "; ".join(res.review_reasons)
         return text
-    if stage == "publish":
-        return str(res.get("url", ""))
-    return ""
+    return res.url
 
 
 def _run_publish(
@@ -666,41 +641,44 @@ def _run_publish(
     jobs: list[TalkJob],
     statuses: dict[str, TalkStatus],
     report: RunReport,
-    publisher: Callable[..., dict[str, dict[str, Any]]],
+    publisher: Publisher,
 ) -> None:
     """Publish talks whose publish inputs changed, one at a time, in schedule order."""
+    stage = StageName.PUBLISH
     todo = []
     for job in jobs:
-        wanted = input_hash(cfg, "publish", job, store)
-        if not options.force_metadata and is_current(cfg, store, "publish", job, wanted):
-            rec = store.stage(job.talk.id, "publish")
-            statuses[job.talk.id].stages["publish"] = rec.status if rec else "done"
-            display.stage_finished(job.talk.id, "publish", "unchanged", "")
+        wanted = input_hash(cfg, stage, job, store)
+        if not options.force_metadata and is_current(cfg, store, stage, job, wanted):
+            rec = store.stage(job.talk.id, stage)
+            statuses[job.talk.id].stages[stage] = rec.status if rec else Status.DONE
+            display.stage_finished(job.talk.id, stage, "unchanged", "")
         else:
             todo.append((job, wanted))
     if not todo:
         return
+    results: dict[str, PublishOutput]
     try:
-        results = publisher(cfg, store, [j for j, _ in todo], display, options)
+        results = publisher(
+            cfg, store, [j for j, _ in todo], display, dry_run=options.dry_run, force_metadata=options.force_metadata
+        )
     except QuotaExceeded as err:
         display.message(str(err))
         report.messages.append(str(err))
-        results = getattr(err, "partial_results", {})
+        results = {k: v for k, v in err.finished.items() if isinstance(v, PublishOutput)}
         for job, _ in todo:
             if job.talk.id not in results:
-                statuses[job.talk.id].stages["publish"] = "waiting"
+                statuses[job.talk.id].stages[stage] = Status.WAITING
     for job, wanted in todo:
         res = results.get(job.talk.id)
         if res is None:
             continue
-        status = res.pop("status", "done")
-        if status == "failed":
-            _record_failure(store, statuses[job.talk.id], "publish", res.get("error", "failed"), 0.0, display)
+        if res.status is Status.FAILED:
+            _record_failure(store, statuses[job.talk.id], stage, res.error or "failed", 0.0, display)
             continue
-        store.set_stage(job.talk.id, "publish", status, input_hash=wanted, result=res)
-        statuses[job.talk.id].stages["publish"] = status
-        report.work_done.append((job.talk.id, "publish"))
-        display.stage_finished(job.talk.id, "publish", status, _detail("publish", res))
+        store.set_stage(job.talk.id, stage, res.status, input_hash=wanted, result=res.to_json())
+        statuses[job.talk.id].stages[stage] = res.status
+        report.work_done.append((job.talk.id, stage))
+        display.stage_finished(job.talk.id, stage, res.status, _detail(res))
 
 
 def _fill_from_state(cfg: Config, store: StateStore, status: TalkStatus) -> None:
@@ -712,9 +690,9 @@ def _fill_from_state(cfg: Config, store: StateStore, status: TalkStatus) -> None
             continue
         status.stages.setdefault(stage, rec.status)
         status.seconds.setdefault(stage, rec.seconds)
-        if stage == "publish" and rec.result.get("url"):
+        if stage == StageName.PUBLISH and rec.result.get("url"):
             status.url = rec.result["url"]
-        if rec.status == "review":
+        if rec.status == Status.REVIEW:
             status.needs_human.append(f"{stage}: " + "; ".join(rec.result.get("review_reasons", ["review"])))
-        if rec.status == "failed" and rec.error not in status.errors:
+        if rec.status == Status.FAILED and rec.error not in status.errors:
             status.errors.append(rec.error)

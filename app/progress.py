@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from talkcast.stage import TALK_STAGES
 from talkcast.timecode import format_clock
-
-STAGE_NAMES = ("cut", "transcribe", "publish")
 
 
 class PlainDisplay:
@@ -108,11 +107,11 @@ class LiveDisplay:
         title = "talkcast post" + (f" — about {format_clock(eta, millis=False)} left" if eta else "")
         table = Table(title=title, expand=False)
         table.add_column("talk")
-        for stage in STAGE_NAMES:
+        for stage in TALK_STAGES:
             table.add_column(stage)
         for talk in board.order:
             row = [talk]
-            for stage in STAGE_NAMES:
+            for stage in TALK_STAGES:
                 c = board.cells.get((talk, stage))
                 if c is None:
                     row.append("")
