@@ -40,6 +40,10 @@ class Talk:
     abstract: str = ""
     track: str = ""
     links: tuple[str, ...] = ()
+    # Recording consent: False for a talk the speaker asked not to be recorded (pretalx
+    # do_not_record, frab <optout>); ``no_record_reason`` says where that came from.
+    record: bool = True
+    no_record_reason: str = ""
 
     @property
     def end(self) -> datetime:
