@@ -26,7 +26,7 @@ from talkcast.publish.metadata import VideoMetadata
 from talkcast.publish.plan import TalkInputs, TalkRecord, Target, plan_talk
 from talkcast.publish.quota import Budget, Ledger, plan_day
 from talkcast.publish.upload import FileMedia, Session, Uploader, chunk_bytes
-from talkcast.publish.youtube import Requests
+from talkcast.publish.build import Requests
 from tests.fakes.youtube_server import YouTubeTestServer
 
 SIZE = 48 * 2**20
