@@ -153,6 +153,7 @@ def test_quota_exhaustion_stops_cleanly_and_next_run_finishes(event: Event, yt: 
         run(event)
 
     err = caught.value
+    assert (err.reason, err.status) == ("quotaExceeded", 403)
     assert "midnight Pacific" in str(err) and "run the same command again" in str(err)
     assert "talk 'talk-2'" in str(err) and "captions.insert" in str(err)
     assert list(err.finished) == ["talk-1"]
@@ -191,6 +192,37 @@ def test_changed_subtitles_update_the_caption_only(event: Event, yt: YouTubeTest
     (caption_id,) = [c for c, v in yt.captions.items() if v["snippet"]["videoId"] == first["talk-1"].video_id]
     assert yt.caption_bytes(caption_id) == srt_file.read_bytes()
     assert results["talk-1"].video_id == first["talk-1"].video_id
+
+
+def test_a_caption_inserted_but_not_recorded_is_found_and_updated(event: Event, yt: YouTubeTestServer) -> None:
+    first, _ = run(event)
+    with StateStore(event.out / "state.db") as store:
+        store.put("talk-1", "youtube.captions", {})  # a crash between the insert and saving it
+    before = len(yt.calls)
+
+    results, _ = run(event)
+
+    assert [(c.api, c.status) for c in yt.calls[before:]] == [
+        ("captions.insert", 409), ("captions.list", 200), ("captions.update", 200),
+    ]  # fmt: skip
+    assert results["talk-1"].status == "done"
+    assert [c["snippet"]["videoId"] for c in yt.captions.values()].count(first["talk-1"].video_id) == 1
+
+
+def test_a_caption_deleted_in_studio_is_inserted_again(event: Event, yt: YouTubeTestServer) -> None:
+    first, _ = run(event)
+    vid = first["talk-1"].video_id
+    (caption_id,) = [c for c, v in yt.captions.items() if v["snippet"]["videoId"] == vid]
+    del yt.captions[caption_id]
+    (event.out / "talks" / "talk-1" / "talk.en.srt").write_text(srt("Hello again."), encoding="utf-8")
+    before = len(yt.calls)
+
+    results, _ = run(event)
+
+    assert [(c.api, c.status) for c in yt.calls[before:]] == [("captions.update", 404), ("captions.insert", 200)]
+    assert results["talk-1"].status == "done"
+    (new_id,) = [c for c, v in yt.captions.items() if v["snippet"]["videoId"] == vid]
+    assert yt.caption_bytes(new_id) == (event.out / "talks" / "talk-1" / "talk.en.srt").read_bytes()
 
 
 def test_changed_video_is_uploaded_anew_and_the_old_one_made_private(
