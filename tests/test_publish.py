@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from talkcast.publish.metadata import (
 )
 from talkcast.publish.plan import Step, TalkInputs, TalkRecord, Target, plan_talk
 from talkcast.publish.quota import Budget, Ledger, next_reset, plan_day
-from talkcast.publish.upload import backoff_delay, chunk_bytes, content_range, held_bytes, next_span
+from talkcast.publish.upload import UPLOAD_BACKOFF, chunk_bytes, content_range, held_bytes, next_span
 
 TEMPLATE = "{title} ({speakers}) - {event}"
 
@@ -214,9 +215,12 @@ def test_range_and_content_range() -> None:
     assert chunk_bytes(8) % (256 * 1024) == 0
 
 
-def test_backoff_grows_with_jitter_and_a_cap() -> None:
-    rng = random.Random(1)
-    delays = [backoff_delay(n, rng=rng) for n in range(10)]
-    assert 0.25 <= delays[0] <= 0.5 and 4 <= delays[4] <= 8
-    assert max(delays) <= 32
+def test_upload_backoff_is_full_jitter_doubling_to_a_cap() -> None:
+    backoff = replace(UPLOAD_BACKOFF, rng=random.Random(1))
+    assert [backoff.ceiling(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 32, 32]
+    delays = [backoff.delay(n) for n in range(1, 200)]
+    # Full jitter: any wait from 0 up to the ceiling, so some are short even after many failures.
+    assert all(0 <= d <= backoff.ceiling(n) for n, d in enumerate(delays, start=1))
+    late = delays[10:]
+    assert min(late) < 8 < max(late) <= 32
     assert len({round(d, 6) for d in delays}) == len(delays)
