@@ -146,6 +146,21 @@ def test_upload_through_faults_is_byte_identical_and_token_refreshed(
         assert secret not in state
 
 
+def test_a_token_file_others_can_read_is_warned_about_and_rewritten_0600(
+    event: Event, yt: YouTubeTestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    token_file = event.root / "token.json"
+    token_file.chmod(0o644)
+    yt.expire_access_tokens()  # the refresh writes the token file again
+
+    with caplog.at_level(logging.WARNING):
+        results, _ = run(event)
+
+    assert [r.status for r in results.values()] == ["done", "done"]
+    assert f"token.json can be read by other users of this machine; run: chmod 600 {token_file}" in caplog.text
+    assert token_file.stat().st_mode & 0o777 == 0o600
+
+
 def test_quota_exhaustion_stops_cleanly_and_next_run_finishes(event: Event, yt: YouTubeTestServer) -> None:
     yt.exhaust_quota_after(3900)  # talk 1 costs 2,202 units, talk 2 its upload (1,600), not its captions
 
