@@ -46,6 +46,7 @@ import secrets
 import ssl
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -306,6 +307,7 @@ class YouTubeTestServer:
         self._fail_chunks: dict[int, int] = {}  # chunk PUT number -> status
         self._drop_chunks: dict[int, int | None] = {}  # chunk PUT number -> bytes to read first
         self._chunk_puts = 0
+        self._in_flight = 0  # requests being handled right now
         self.chunk_delay = 0.0  # seconds before answering each chunk PUT (see throttle_chunks)
         self._auth_codes: dict[str, dict[str, str]] = {}  # authorization-code grant, see the end of the class
         self._routes, self._methods = _discovery()
@@ -389,6 +391,18 @@ class YouTubeTestServer:
     def session_for(self, video_id: str) -> UploadSession:
         """The resumable session that created ``video_id``."""
         return next(s for s in self.sessions.values() if s.result is not None and s.result.get("id") == video_id)
+
+    def wait_idle(self, timeout: float = 15.0) -> None:
+        """Wait until no request is being handled, a killed client's last chunk included.
+
+        A client killed after sending a chunk's body leaves the server still receiving and
+        storing it; a status query answered before that is done cannot count those bytes.
+        """
+        deadline = time.monotonic() + timeout
+        while self._in_flight:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self._in_flight} request(s) still being handled after {timeout} s")
+            time.sleep(0.01)
 
     def write_calls(self) -> list[Call]:
         """Calls that create or change something, every upload chunk included."""
@@ -504,6 +518,15 @@ class YouTubeTestServer:
         call = Call(request.method, request.path, dict(request.query))
         _CALL.set(call)  # the handler runs in this task and fills in what it learns
         self.calls.append(call)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return await self._answer(request, handler, call)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    async def _answer(self, request: web.Request, handler: Any, call: Call) -> web.StreamResponse:
         try:
             response: web.StreamResponse = await handler(request)
         except _Dropped:
