@@ -21,12 +21,12 @@ import google_auth_httplib2
 from google.oauth2.credentials import Credentials
 
 from talkcast.config import YouTubeConfig
+from talkcast.publish.build import Requests
 from talkcast.publish.client import build_service, make_http
 from talkcast.publish.metadata import VideoMetadata
 from talkcast.publish.plan import TalkInputs, TalkRecord, Target, plan_talk
 from talkcast.publish.quota import Budget, Ledger, plan_day
 from talkcast.publish.upload import FileMedia, Session, Uploader, chunk_bytes
-from talkcast.publish.youtube import Requests
 from tests.fakes.youtube_server import YouTubeTestServer
 
 SIZE = 48 * 2**20

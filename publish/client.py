@@ -31,7 +31,7 @@ from googleapiclient.discovery import build
 from talkcast.config import YouTubeConfig
 from talkcast.errors import ConfigError, PublishError
 from talkcast.fsutil import atomic_write_text
-from talkcast.secrets import register_value
+from talkcast.secrets import register_value, warn_if_readable
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def load_credentials(token_file: Path) -> Credentials:
     """The authorized-user credentials in ``token_file``, honouring its ``token_uri``."""
     try:
         info = json.loads(token_file.read_text(encoding="utf-8"))
+        warn_if_readable(token_file)
     except FileNotFoundError as err:
         raise PublishError(f"{token_file}: no YouTube token yet; run `talkcast auth youtube` first") from err
     except (OSError, ValueError) as err:

@@ -15,13 +15,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from talkcast.publish.plaintext import abstract_text
+
 TITLE_MAX_CHARS = 100
 DESCRIPTION_MAX_BYTES = 5000
 TAGS_MAX_CHARS = 500
 ELLIPSIS = "…"
 # YouTube refuses angle brackets; the single guillemets read the same ("Kafka ‹3").
 _ANGLES = str.maketrans({"<": "‹", ">": "›"})
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls but tab and newline
 
 
 @dataclass(frozen=True)
@@ -127,13 +129,24 @@ def _fit(
     return truncate_words(text, limit, size=size)
 
 
-def make_title(template: str, fields: Mapping[str, str]) -> str:
+def speaker_variants(speakers: Sequence[str]) -> list[str]:
+    """How a title may name the speakers, longest first: all, then "A, B et al.", then "A et al."."""
+    names = [name for name in (" ".join(clean_text(s).split()) for s in speakers) if name]
+    return [", ".join(names)] + [", ".join(names[:keep]) + " et al." for keep in (2, 1) if len(names) > keep]
+
+
+def make_title(template: str, fields: Mapping[str, str], speakers: Sequence[str] = ()) -> str:
     """A valid video title: at most 100 characters, no angle brackets, never empty.
 
-    A long talk title is shortened first (at a word boundary) so that the speakers and
-    event parts of the template stay; only when that is not enough is the whole cut.
+    The talk title and the event must stay: a long speaker list (``speakers``, when given)
+    is shortened first, to "A, B et al." and then "A et al."; then a long talk title is
+    shortened (at a word boundary); only when that is not enough is the whole cut.
     """
     clean = {k: " ".join(clean_text(v).split()) for k, v in fields.items()}
+    for who in speaker_variants(speakers) if speakers else [clean.get("speakers", "")]:
+        clean["speakers"] = who
+        if len(render(template, clean)) <= TITLE_MAX_CHARS:
+            break
     title = re.sub(r"\(\s*\)", "", _fit(template, clean, "title", TITLE_MAX_CHARS, len, keep=20))  # no speakers
     title = " ".join(title.split()).strip(" -–—|:")
     return title or truncate_words(clean.get("title", "") or clean.get("id", "talk"), TITLE_MAX_CHARS)
@@ -202,14 +215,14 @@ def make_tags(candidates: Iterable[str]) -> tuple[str, ...]:
 def talk_fields(
     *, talk_id: str, title: str, speakers: Sequence[str], event: str, date: str, abstract: str, language: str, url: str
 ) -> dict[str, str]:
-    """The fields templates may use: id, title, speakers, event, date, abstract, language, url."""
+    """The fields templates may use: id, title, speakers, event, date, abstract (plain text), language, url."""
     return {
         "id": talk_id,
         "title": title,
         "speakers": ", ".join(speakers),
         "event": event,
         "date": date,
-        "abstract": abstract,
+        "abstract": abstract_text(abstract),  # schedules give HTML or Markdown; YouTube shows text
         "language": language,
         "url": url,
     }
@@ -228,7 +241,7 @@ def build_metadata(
 ) -> VideoMetadata:
     """Everything YouTube is told about a talk, within YouTube's limits."""
     return VideoMetadata(
-        title=make_title(title_template, fields),
+        title=make_title(title_template, fields, speakers),
         description=make_description(description_template, fields, chapters),
         tags=make_tags([*tags, fields.get("event", ""), *speakers]),
         language=language,

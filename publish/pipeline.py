@@ -20,20 +20,13 @@ from typing import Any
 from talkcast.config import Config, YouTubeConfig
 from talkcast.errors import ConfigError, PublishError, QuotaExceeded
 from talkcast.fsutil import sha256_file
+from talkcast.publish.build import Requests, StepContext, build_step
 from talkcast.publish.client import connect, make_http
 from talkcast.publish.metadata import Chapter, TemplateError, build_metadata, clean_text, talk_fields
-from talkcast.publish.plan import Step, TalkInputs, Target, plan_talk, playlist_steps
+from talkcast.publish.plan import Step, TalkInputs, TalkRecord, Target, plan_talk, playlist_steps
 from talkcast.publish.quota import Budget, cost_table, describe_reset, plan_day
-from talkcast.publish.youtube import (
-    EVENT_KEY,
-    AuthFailed,
-    Built,
-    Requests,
-    TalkPublisher,
-    YouTube,
-    ensure_playlist,
-    load_record,
-)
+from talkcast.publish.talk import TalkPublisher, load_record
+from talkcast.publish.youtube import EVENT_KEY, AuthFailed, YouTube, ensure_playlist
 from talkcast.stage import Display, PublishOutput, TalkJob, TranscriptOutput, talk_dir
 from talkcast.state import StateStore
 
@@ -156,9 +149,7 @@ def publish_jobs(
         prepared.append((inputs, steps))
 
     known = bool(playlist_title and (store.get(EVENT_KEY, "youtube.playlist") or {}).get("title") == playlist_title)
-    wanted = playlist_title is not None and any(
-        any(s.api.startswith("playlistItems") for s in st) for _, st in prepared
-    )
+    wanted = playlist_title is not None and any(_uses_playlist(st) for _, st in prepared)
     event_steps = playlist_steps(known=known, wanted=wanted)
     budget = budget_of(settings)
 
@@ -168,27 +159,14 @@ def publish_jobs(
 
     service, http, keeper = connect(settings, cfg.file)
     yt = YouTube(service, http, keeper, budget, store)
-    talks = [(i.talk_id, [s.api for s in st]) for i, st in prepared]
-    if event_steps and talks:
-        first = next((n for n, (_, st) in enumerate(talks) if st), 0)
-        talks[first] = (talks[first][0], [s.api for s in event_steps] + talks[first][1])
-    plan = plan_day(talks, budget, yt.ledger())
-    if plan.fits or plan.waits:
-        display.message(plan.message(budget) + (f"; the quota resets {describe_reset(now)}" if plan.waits else ""))
+    _show_plan(prepared, event_steps, budget, yt, display, now)
     requests = Requests(service, settings)
     publisher = TalkPublisher(yt, requests, store, settings, target, None, progress=_progress(display))
     for index, (inputs, steps) in enumerate(prepared):
         talk = inputs.talk_id
         display.stage_started(talk, "publish")
         try:
-            if (
-                publisher.playlist_id is None
-                and playlist_title
-                and any(s.api.startswith("playlistItems") for s in steps)
-            ):
-                publisher.playlist_id = ensure_playlist(yt, requests, playlist_title)
-            elif playlist_title:
-                publisher.playlist_id = (store.get(EVENT_KEY, "youtube.playlist") or {}).get("id")
+            publisher.playlist_id = _playlist_id(yt, requests, playlist_title, publisher.playlist_id, steps)
             results[talk] = done = publisher.publish(inputs, steps)
             if "upload_mb_per_s" in done.details:
                 size = inputs.video.stat().st_size / 1e6
@@ -204,6 +182,39 @@ def publish_jobs(
         except PublishError as err:
             results[talk] = PublishOutput.failed(str(err))
     return results
+
+
+def _uses_playlist(steps: list[Step]) -> bool:
+    return any(s.api.startswith("playlistItems") for s in steps)
+
+
+def _playlist_id(
+    yt: YouTube, requests: Requests, title: str | None, current: str | None, steps: list[Step]
+) -> str | None:
+    """The event playlist's id for a talk: found or created only when a talk needs it."""
+    if not title:
+        return None
+    if current is None and _uses_playlist(steps):
+        return ensure_playlist(yt, requests, title)
+    return current or (yt.store.get(EVENT_KEY, "youtube.playlist") or {}).get("id")
+
+
+def _show_plan(
+    prepared: list[tuple[TalkInputs, list[Step]]],
+    event_steps: list[Step],
+    budget: Budget,
+    yt: YouTube,
+    display: Display,
+    now: dt.datetime,
+) -> None:
+    """Tell how many talks fit in today's quota (the event's playlist calls go with the first)."""
+    talks = [(i.talk_id, [s.api for s in st]) for i, st in prepared]
+    if event_steps and talks:
+        first = next((n for n, (_, st) in enumerate(talks) if st), 0)
+        talks[first] = (talks[first][0], [s.api for s in event_steps] + talks[first][1])
+    plan = plan_day(talks, budget, yt.ledger())
+    if plan.fits or plan.waits:
+        display.message(plan.message(budget) + (f"; the quota resets {describe_reset(now)}" if plan.waits else ""))
 
 
 def _progress(display: Display) -> Callable[[str, int, int, float], None]:
@@ -226,67 +237,28 @@ def _dry_run(
     """Print every request the run would send and the quota it would spend; send nothing."""
     settings = cfg.publish.youtube
     from talkcast.publish.client import build_service
-    from talkcast.publish.upload import FileMedia, chunk_bytes
 
     # A client without credentials: building requests needs neither the network nor a token.
     requests = Requests(build_service(settings, make_http(settings.http_timeout)), settings)
     playlist_id = (store.get(EVENT_KEY, "youtube.playlist") or {}).get("id") or "<playlist id>"
     units = uploads = 0
-    for step in event_steps:
-        built = (
-            requests.playlist_list(None)
-            if step.api == "playlists.list"
-            else requests.playlist_insert(playlist_title or "")
-        )
-        display.message(f"would send: {built.describe()}  [{step.api}, {budget.units_of(step.api)} units]")
-        units += budget.units_of(step.api)
-    for inputs, steps in prepared:
-        record = load_record(store, inputs.talk_id)
-        video_id = record.video_id or f"<video id of {inputs.talk_id}>"
-        if not steps:
-            display.message(f"{inputs.talk_id}: up to date, no requests")
+    for inputs, steps in [(None, event_steps), *prepared]:
+        talk = inputs.talk_id if inputs else ""
+        record = load_record(store, talk) if talk else TalkRecord()
+        video_id = record.video_id or f"<video id of {talk}>"
+        if inputs is not None and not steps:
+            display.message(f"{talk}: up to date, no requests")
         for step in steps:
-            built = _describe_step(
-                requests, step, inputs, record, video_id, playlist_id, target, settings, chunk_bytes, FileMedia
-            )
+            context = StepContext(
+                talk=inputs, record=record, video_id=video_id, playlist_id=playlist_id,
+                target=target, playlist_title=playlist_title or "",
+            )  # fmt: skip
+            built = build_step(requests, step, context)
             cost = budget.units_of(step.api)
             units, uploads = units + cost, uploads + budget.uploads_of(step.api)
-            display.message(f"{inputs.talk_id}: would send: {built.describe()}  [{step.label()}, {cost} units]")
+            where = f"{talk}: " if talk else ""
+            display.message(f"{where}would send: {built.describe()}  [{step.label()}, {cost} units]")
             if step.api == "videos.insert":
-                video_id = f"<video id of {inputs.talk_id}>"
+                video_id = f"<video id of {talk}>"
     extra = f" and {uploads} of {budget.uploads} uploads" if budget.accounting == "bucket" else ""
     display.message(f"dry run: would spend {units:,} of {budget.units:,} quota units{extra}; nothing was sent")
-
-
-def _describe_step(
-    requests: Requests, step: Step, inputs: TalkInputs, record: Any, video_id: str, playlist_id: str,
-    target: Target, settings: YouTubeConfig, chunk_bytes: Any, file_media: Any,
-) -> Built:  # fmt: skip
-    api = step.api
-    if api == "videos.insert":
-        return requests.video_insert(
-            inputs.metadata, file_media(inputs.video, "video/mp4", chunk_bytes(settings.chunk_mib))
-        )
-    if api == "videos.update":
-        if step.ref:
-            return requests.video_status(step.ref, requests.private_status())
-        if step.what == "metadata":
-            return requests.video_metadata(video_id, inputs.metadata)
-        return requests.video_status(
-            video_id, target.status(made_for_kids=settings.made_for_kids, license_=settings.license)
-        )
-    if api == "captions.insert":
-        return requests.caption_insert(video_id, step.what, inputs.captions[step.what][0])
-    if api == "captions.update":
-        return requests.caption_update(record.captions[step.what]["id"], inputs.captions[step.what][0])
-    if api == "thumbnails.set":
-        assert inputs.thumbnail is not None
-        return requests.thumbnail_set(video_id, inputs.thumbnail[0])
-    if api == "playlistItems.list":
-        item_id = record.playlist_item.get("id") if step.what == "position" else None
-        return requests.item_list(playlist_id, video_id=video_id, item_id=item_id)
-    if api == "playlistItems.insert":
-        return requests.item_insert(playlist_id, video_id)
-    if api == "playlistItems.delete":
-        return requests.item_delete(record.playlist_item.get("stale") or record.playlist_item.get("id", "<item id>"))
-    raise AssertionError(f"no description for {api}")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +31,8 @@ from typing import Any
 import httplib2
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaUpload
+
+from talkcast.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +111,10 @@ def content_range(first: int | None, last: int, total: int) -> str:
     return f"bytes */{total}" if first is None else f"bytes {first}-{last}/{total}"
 
 
-def backoff_delay(attempt: int, *, initial: float = 0.5, cap: float = 32.0, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: a random delay up to ``initial * 2**attempt``, capped."""
-    ceiling = min(cap, initial * (2**attempt))
-    return (rng or random).uniform(ceiling / 2, ceiling)
+# YouTube asks clients to retry 5xx and dropped connections with exponential backoff and
+# jitter. Full jitter (a wait drawn from 0 up to 1, 2, 4 ... 32 s) spreads retries of
+# many clients best and never waits longer than the plain curve would.
+UPLOAD_BACKOFF = Backoff(initial=1.0, cap=32.0, jitter=1.0)
 
 
 @dataclass(frozen=True)
@@ -154,23 +155,24 @@ class Uploader:
     progress: Callable[[int, int, float], None] = lambda held, total, seconds: None
     max_attempts: int = 8  # consecutive failures without progress before giving up
     sleep: Callable[[float], None] = time.sleep
+    backoff: Backoff = UPLOAD_BACKOFF
     sent_bytes: int = 0  # body bytes this process sent, retries included
 
     def start(self, request: Any, sha256: str) -> Session:
         """POST the initiation built by the discovery client; returns the new session."""
         size = self.path.stat().st_size
         headers = {**request.headers, "X-Upload-Content-Type": "video/mp4", "X-Upload-Content-Length": str(size)}
-        for attempt in range(self.max_attempts):
+        for attempt in range(1, self.max_attempts + 1):
             try:
                 resp, content = self.http.request(
                     request.uri, method=request.method, body=request.body, headers=headers
                 )
             except TRANSPORT_ERRORS as err:
                 log.info("upload initiation failed (%s); retrying", type(err).__name__)
-                self.sleep(backoff_delay(attempt))
+                self.sleep(self.backoff.delay(attempt))
                 continue
             if resp.status in RETRY_STATUSES:
-                self.sleep(backoff_delay(attempt))
+                self.sleep(self.backoff.delay(attempt))
                 continue
             if resp.status != 200 or "location" not in resp:
                 raise HttpError(resp, content, uri=request.uri)
@@ -221,7 +223,7 @@ class Uploader:
                     failures += 1
                     if failures >= self.max_attempts:
                         raise TimeoutError(f"upload made no progress after {failures} attempts ({err})") from err
-                    delay = backoff_delay(failures - 1)
+                    delay = self.backoff.delay(failures)
                     log.info("upload chunk failed (%s); asking the server what it holds in %.1f s", err, delay)
                     self.sleep(delay)
                     need_query = True

@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from talkcast.errors import ConfigError
-from talkcast.secrets import Secret, register_secret
+from talkcast.secrets import Secret, register_secret, warn_if_readable
 
 log = logging.getLogger(__name__)
 
@@ -480,8 +480,7 @@ def _read_secrets_file(cfg: Config) -> dict[str, str]:
     path = cfg.event.secrets_file or cfg.base_dir / "secrets.toml"
     if not path.is_file():
         return {}
-    if path.stat().st_mode & 0o077:
-        log.warning("%s can be read by other users of this machine; run: chmod 600 %s", path.name, path)
+    warn_if_readable(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as err:

@@ -121,11 +121,26 @@ class RelayError(TalkcastError):
 
 
 class PublishError(TalkcastError):
-    """A YouTube request failed; names the request and the talk."""
+    """A YouTube request failed; names the request and the talk.
 
-    def __init__(self, message: str, *, talk: str | None = None, request: str | None = None) -> None:
+    ``reason`` is the API's own error reason (``quotaExceeded``, ``captionExists``, ...) and
+    ``status`` the HTTP status, when the failure was an answer from YouTube; code decides on
+    these fields, never on the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        talk: str | None = None,
+        request: str | None = None,
+        reason: str = "",
+        status: int | None = None,
+    ) -> None:
         self.talk = talk
         self.request = request
+        self.reason = reason
+        self.status = status
         parts = [p for p in (f"talk '{talk}'" if talk else "", request or "") if p]
         super().__init__(": ".join([*parts, message]))
 
@@ -137,7 +152,16 @@ class QuotaExceeded(PublishError):
     id -> the publish stage's output), so the caller records them.
     """
 
-    def __init__(self, message: str, *, resets_at: str, talk: str | None = None, request: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        resets_at: str,
+        talk: str | None = None,
+        request: str | None = None,
+        reason: str = "quotaExceeded",
+        status: int | None = 403,
+    ) -> None:
         self.resets_at = resets_at
         self.finished: dict[str, object] = {}
-        super().__init__(message, talk=talk, request=request)
+        super().__init__(message, talk=talk, request=request, reason=reason, status=status)

@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 MASK = "****"
 _lock = threading.Lock()
@@ -59,6 +62,12 @@ def register_secret(secret: Secret) -> Secret:
 def register_value(value: str) -> None:
     """Remember a raw secret value (an OAuth token, say) for redaction."""
     register_secret(Secret(value))
+
+
+def warn_if_readable(path: Path) -> None:
+    """Warn when a file of secrets (secrets.toml, an OAuth token) can be read by other users."""
+    if path.stat().st_mode & 0o077:
+        log.warning("%s can be read by other users of this machine; run: chmod 600 %s", path.name, path)
 
 
 def redact(text: str) -> str:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +16,7 @@ from talkcast.publish.metadata import (
     Chapter,
     TemplateError,
     VideoMetadata,
+    build_metadata,
     make_description,
     make_tags,
     make_title,
@@ -22,7 +27,8 @@ from talkcast.publish.metadata import (
 )
 from talkcast.publish.plan import Step, TalkInputs, TalkRecord, Target, plan_talk
 from talkcast.publish.quota import Budget, Ledger, next_reset, plan_day
-from talkcast.publish.upload import backoff_delay, chunk_bytes, content_range, held_bytes, next_span
+from talkcast.publish.upload import UPLOAD_BACKOFF, chunk_bytes, content_range, held_bytes, next_span
+from talkcast.schedule import Talk, read_schedule_file
 
 TEMPLATE = "{title} ({speakers}) - {event}"
 
@@ -214,9 +220,118 @@ def test_range_and_content_range() -> None:
     assert chunk_bytes(8) % (256 * 1024) == 0
 
 
-def test_backoff_grows_with_jitter_and_a_cap() -> None:
-    rng = random.Random(1)
-    delays = [backoff_delay(n, rng=rng) for n in range(10)]
-    assert 0.25 <= delays[0] <= 0.5 and 4 <= delays[4] <= 8
-    assert max(delays) <= 32
+def test_upload_backoff_is_full_jitter_doubling_to_a_cap() -> None:
+    backoff = replace(UPLOAD_BACKOFF, rng=random.Random(1))
+    assert [backoff.ceiling(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 32, 32]
+    delays = [backoff.delay(n) for n in range(1, 200)]
+    # Full jitter: any wait from 0 up to the ceiling, so some are short even after many failures.
+    assert all(0 <= d <= backoff.ceiling(n) for n, d in enumerate(delays, start=1))
+    late = delays[10:]
+    assert min(late) < 8 < max(late) <= 32
     assert len({round(d, 6) for d in delays}) == len(delays)
+
+
+# ---------------------------------------------------------------- abstracts as plain text
+
+SCHEDULES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "schedules"
+DESCRIPTION = "{abstract}\n\nSpeakers: {speakers}\n{event} - {url}"
+
+
+def describe(abstract: str, speakers: tuple[str, ...] = ("Vitaly",)) -> str:
+    return make_description(DESCRIPTION, fields(abstract=abstract, speakers=speakers))
+
+
+def real_talks(name: str) -> list[Talk]:
+    return read_schedule_file(SCHEDULES / name, ZoneInfo("Europe/Brussels"))
+
+
+def metadata_of(talk: Talk) -> VideoMetadata:
+    return build_metadata(
+        title_template=TEMPLATE, description_template=DESCRIPTION, tags=(), speakers=talk.speakers,
+        fields=talk_fields(
+            talk_id=talk.id, title=talk.title, speakers=talk.speakers, event="FOSDEM 2010", date="2010-02-06",
+            abstract=talk.abstract, language="en", url="https://fosdem.org/2010",
+        ),
+        language="en", recorded="2010-02-06",
+    )  # fmt: skip
+
+
+def fosdem_talks() -> list[Talk]:
+    # This 2010 file has its events straight under <day>, without <room>: read them directly.
+    root = ET.parse(SCHEDULES / "fosdem-2010.xml").getroot()  # noqa: S314 - a fixture of this repo's tests
+    return [
+        Talk(
+            id=ev.get("id", ""),
+            title=ev.findtext("title") or "",
+            start=dt.datetime(2010, 2, 6, tzinfo=dt.UTC),
+            duration=dt.timedelta(minutes=30),
+            speakers=tuple(p.text or "" for p in ev.iter("person")),
+            abstract=(ev.findtext("abstract") or "") + (ev.findtext("description") or ""),
+        )
+        for ev in root.iter("event")
+    ]
+
+
+def test_fosdem_html_abstracts_become_plain_text_titles_keep_the_event() -> None:
+    talks = fosdem_talks()
+    assert len(talks) > 100
+    for talk in talks:
+        meta = metadata_of(talk)
+        assert not re.search(r"[<>]|&#?\w+;|[\x00-\x08\x0b-\x1f\x7f-\x9f]", meta.description), talk.id
+        assert utf8_size(meta.description) <= 5000
+        assert meta.description.endswith("FOSDEM 2010 - https://fosdem.org/2010")
+        assert len(meta.title) <= 100 and "<" not in meta.title and meta.title.endswith(" - FOSDEM 2010")
+    asterisk = next(t for t in talks if t.title.startswith("asterisk: An introduction"))
+    assert metadata_of(asterisk).description.startswith(
+        "A brief introduction to the tools used in Asterisk development, as well as the structure of the program."
+    )
+
+
+def test_html_paragraphs_lists_links_and_entities() -> None:
+    raw = (
+        "\n<p>Asterisk is a PBX&#39;s best friend &amp; more.\n</p>\n<p>Topics:</p>"
+        '<ul><li>dialplans</li><li>see <a href="http://www.asterisk.org/docs">the docs</a></li></ul>'
+        "<p>Bring a laptop<br/>and &lt;curiosity&gt;\x07.</p>\n  "
+    )
+    assert describe(raw).split("\n\nSpeakers:")[0] == (
+        "Asterisk is a PBX's best friend & more.\n\nTopics:\n\n- dialplans\n"
+        "- see the docs (http://www.asterisk.org/docs)\n\nBring a laptop\nand ‹curiosity›."
+    )
+
+
+def test_pretalx_markdown_abstracts_become_plain_text() -> None:
+    talks = real_talks("democon-schedule.json")
+    assert len(talks) > 10
+    for talk in talks:
+        text = metadata_of(talk).description
+        # Every line of the abstract survives as a line of its own: pretalx keeps line breaks.
+        assert [line.strip() for line in talk.abstract.splitlines()] == text.split("\n\nSpeakers:")[0].split("\n")
+    markdown = (
+        "## Why\n\nWe run **Kafka** <3 at *scale*.\nSecond line.\n\n1. measure\n2. [tune](https://kafka.apache.org)"
+    )
+    assert describe(markdown).split("\n\nSpeakers:")[0] == (
+        "Why\n\nWe run Kafka ‹3 at scale.\nSecond line.\n\n1. measure\n2. tune (https://kafka.apache.org)"
+    )
+
+
+def test_long_html_abstract_is_cut_to_5000_bytes_keeping_speakers_and_event() -> None:
+    raw = "".join(f"<p>Paragraph {i}: ünïcödé &amp; “quotes” {'wörd ' * 40}</p>\n" for i in range(40))
+    text = describe(raw)
+    assert utf8_size(text) <= 5000
+    assert text.endswith("…\n\nSpeakers: Vitaly\nSRE Meetup #12 - https://meetup.example")
+    assert "\n\nParagraph 1: ünïcödé & “quotes” wörd" in text
+
+
+def test_many_speakers_are_shortened_before_the_title() -> None:
+    title = "Balancing a Kafka cluster"
+    names = ("Vitaly Dobrovolsky", "Ana Lima", "Ben Okafor", "Chen Wu", "Dana Smith", "Erik Johansson")
+    made = make_title(TEMPLATE, fields(title, speakers=names), names)
+    assert made == f"{title} (Vitaly Dobrovolsky, Ana Lima et al.) - SRE Meetup #12"
+    many = tuple(f"Speaker Number {i}" for i in range(40))
+    made = make_title(TEMPLATE, fields(title, speakers=many), many)
+    assert made == f"{title} (Speaker Number 0, Speaker Number 1 et al.) - SRE Meetup #12"
+    long = "Why our very large Kafka cluster needed rebalancing every single night and how we stopped"
+    made = make_title(TEMPLATE, fields(long, speakers=many), many)
+    assert len(made) <= 100 and made.endswith("… (Speaker Number 0 et al.) - SRE Meetup #12")
+    assert made.startswith("Why our very large Kafka")
+    assert make_title(TEMPLATE, fields(title, speakers=names[:2]), names[:2]).count("et al.") == 0

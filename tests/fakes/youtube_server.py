@@ -46,6 +46,7 @@ import secrets
 import ssl
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -306,6 +307,7 @@ class YouTubeTestServer:
         self._fail_chunks: dict[int, int] = {}  # chunk PUT number -> status
         self._drop_chunks: dict[int, int | None] = {}  # chunk PUT number -> bytes to read first
         self._chunk_puts = 0
+        self._in_flight = 0  # requests being handled right now
         self.chunk_delay = 0.0  # seconds before answering each chunk PUT (see throttle_chunks)
         self._auth_codes: dict[str, dict[str, str]] = {}  # authorization-code grant, see the end of the class
         self._routes, self._methods = _discovery()
@@ -389,6 +391,18 @@ class YouTubeTestServer:
     def session_for(self, video_id: str) -> UploadSession:
         """The resumable session that created ``video_id``."""
         return next(s for s in self.sessions.values() if s.result is not None and s.result.get("id") == video_id)
+
+    def wait_idle(self, timeout: float = 15.0) -> None:
+        """Wait until no request is being handled, a killed client's last chunk included.
+
+        A client killed after sending a chunk's body leaves the server still receiving and
+        storing it; a status query answered before that is done cannot count those bytes.
+        """
+        deadline = time.monotonic() + timeout
+        while self._in_flight:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self._in_flight} request(s) still being handled after {timeout} s")
+            time.sleep(0.01)
 
     def write_calls(self) -> list[Call]:
         """Calls that create or change something, every upload chunk included."""
@@ -504,6 +518,15 @@ class YouTubeTestServer:
         call = Call(request.method, request.path, dict(request.query))
         _CALL.set(call)  # the handler runs in this task and fills in what it learns
         self.calls.append(call)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return await self._answer(request, handler, call)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    async def _answer(self, request: web.Request, handler: Any, call: Call) -> web.StreamResponse:
         try:
             response: web.StreamResponse = await handler(request)
         except _Dropped:
@@ -617,33 +640,43 @@ class YouTubeTestServer:
         self._check_auth(request, api)
         self._check_params(api, query)
         kind = query.get("uploadType")
+        self._check_upload_kind(api, upload, kind)
+        metadata, media = self._split_body(request, kind, await request.read())
+        if media is not None:
+            self._check_media(api, media[0], len(media[1]))
+        self._check_quota(api)
+        op = getattr(self, "_op_" + api.replace(".", "_"))
+        if kind == "resumable":
+            return self._start_session(request, api, query, metadata, op)
+        result = op(query, metadata or {}, media)
+        self._charge(api)
+        if api.endswith(".delete"):
+            return web.Response(status=204)  # Google answers a delete with no content
+        return web.json_response(result)
+
+    def _check_upload_kind(self, api: str, upload: bool, kind: str | None) -> None:
         if upload != (kind is not None) or (upload and kind not in ("media", "multipart", "resumable")):
             raise _bad("invalid", "Uploads go to /upload/ URLs with uploadType media, multipart or resumable.")
         if upload and "mediaUpload" not in self._methods[api]:
             raise ApiError(404, "notFound", "This method takes no media.")
         if not upload and api in ("videos.insert", "captions.insert", "thumbnails.set"):
             raise _bad("mediaBodyRequired", "The request does not include the media content.")
-        raw = await request.read()
-        metadata, media = None, None
+
+    @staticmethod
+    def _split_body(request: web.Request, kind: str | None, raw: bytes) -> tuple[Json | None, Media | None]:
+        """(JSON metadata, media) of a request body, as its ``uploadType`` lays them out."""
         if kind == "multipart":
             parts = parse_multipart_related(request.headers.get("Content-Type", ""), raw)
             if len(parts) != 2 or not parts[0][0].startswith("application/json"):
                 raise _bad("badContent", "Expected a JSON part and then a media part.")
-            metadata, media = _parse_json(parts[0][1]), parts[1]
-        elif kind == "media":
-            media = (request.content_type, raw)
-        elif raw:
-            metadata = _parse_json(raw)
-        if media is not None:
-            self._check_media(api, media[0], len(media[1]))
-        self._check_quota(api)
-        op = getattr(self, "_op_" + api.replace(".", "_"))
-        if kind != "resumable":
-            result = op(query, metadata or {}, media)
-            self._charge(api)
-            if api.endswith(".delete"):
-                return web.Response(status=204)  # Google answers a delete with no content
-            return web.json_response(result)
+            return _parse_json(parts[0][1]), parts[1]
+        if kind == "media":
+            return None, (request.content_type, raw)
+        return (_parse_json(raw) if raw else None), None
+
+    def _start_session(
+        self, request: web.Request, api: str, query: dict[str, str], metadata: Json | None, op: Any
+    ) -> web.Response:
         # Resumable initiation: Google checks the metadata now, not once the bytes are in.
         op(query, metadata or {}, None, commit=False)
         size = request.headers.get("X-Upload-Content-Length")
@@ -668,6 +701,41 @@ class YouTubeTestServer:
         if session is None or request.method != "PUT":
             raise ApiError(404, "notFound", "No such upload session.")
         call.api, length = session.api + ":status", request.content_length or 0
+        span = self._content_range(request, session, length)
+        if span is None:
+            return self._session_state(session)
+        call.api, call.write = session.api + ":chunk", True
+        start, end, total = span
+        if session.result is not None:
+            return self._session_state(session)
+        with self._lock:
+            self._chunk_puts += 1
+            dropping, drop = self._chunk_puts in self._drop_chunks, self._drop_chunks.pop(self._chunk_puts, None)
+            fail = self._fail_chunks.pop(self._chunk_puts, None)
+        size = end - start + 1
+        if dropping:
+            data = await self._read(request, size // 2 if drop is None else min(drop, size), session, (start, end))
+            # Bytes that arrived before the connection died are kept in whole 256 KiB units.
+            self._persist(session, start, data[: len(data) // CHUNK_GRANULARITY * CHUNK_GRANULARITY])
+            session.chunks.append((start, end, None))
+            _close(request)
+            raise _Dropped
+        data = await self._read(request, size, session, (start, end))
+        if self.chunk_delay:
+            await asyncio.sleep(self.chunk_delay)
+        if fail is not None:
+            session.chunks.append((start, end, fail))
+            raise ApiError(fail, "backendError", "Backend Error")
+        self._persist(session, start, data)
+        if total is None or end + 1 != total:
+            session.chunks.append((start, end, 308))
+            return self._session_state(session)
+        return self._finish_session(session, start, end, total)
+
+    def _content_range(
+        self, request: web.Request, session: UploadSession, length: int
+    ) -> tuple[int, int, int | None] | None:
+        """(first, last, total) of a chunk PUT, checked; None for a status query (``bytes */TOTAL``)."""
         header = request.headers.get("Content-Range")
         if header is None:  # without Content-Range the body is the whole file
             header = f"bytes 0-{length - 1}/{length}" if length else "bytes */0"
@@ -683,8 +751,7 @@ class YouTubeTestServer:
         if m[1] is None:
             if length:
                 raise _bad("badContent", "A status query (bytes */TOTAL) carries no body.")
-            return self._session_state(session)
-        call.api, call.write = session.api + ":chunk", True
+            return None
         start, end = int(m[1]), int(m[2])
         size, final = end - start + 1, total is not None and end + 1 == total
         if end < start or size != length or (total is not None and end >= total):
@@ -694,29 +761,10 @@ class YouTubeTestServer:
             raise _bad("badContent", msg)
         if start > session.offset:
             raise _bad("badContent", f"Chunk starts at byte {start}, but the server holds {session.offset}.")
-        if session.result is not None:
-            return self._session_state(session)
-        with self._lock:
-            self._chunk_puts += 1
-            dropping, drop = self._chunk_puts in self._drop_chunks, self._drop_chunks.pop(self._chunk_puts, None)
-            fail = self._fail_chunks.pop(self._chunk_puts, None)
-        if dropping:
-            data = await self._read(request, size // 2 if drop is None else min(drop, size), session, (start, end))
-            # Bytes that arrived before the connection died are kept in whole 256 KiB units.
-            self._persist(session, start, data[: len(data) // CHUNK_GRANULARITY * CHUNK_GRANULARITY])
-            session.chunks.append((start, end, None))
-            _close(request)
-            raise _Dropped
-        data = await self._read(request, size, session, (start, end))
-        if self.chunk_delay:
-            await asyncio.sleep(self.chunk_delay)
-        if fail is not None:
-            session.chunks.append((start, end, fail))
-            raise ApiError(fail, "backendError", "Backend Error")
-        self._persist(session, start, data)
-        if not final:
-            session.chunks.append((start, end, 308))
-            return self._session_state(session)
+        return start, end, total
+
+    def _finish_session(self, session: UploadSession, start: int, end: int, total: int) -> web.Response:
+        """The last chunk is in: the method runs on the whole upload and its resource is the answer."""
         session.total = total
         op = getattr(self, "_op_" + session.api.replace(".", "_"))
         session.result = op(session.query, session.metadata or {}, (session.content_type, bytes(session.data)))
