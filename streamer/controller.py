@@ -302,12 +302,9 @@ class Controller:
         if obs is None or not obs.connected or not self.cfg.live.pause_recording_for_no_record:
             return
         talk = self.clock.current
-        paused_for = self.recording.paused_for
         if talk is not None and not talk.record:
-            if paused_for not in (None, talk.id):
-                await self.recording.resume(obs)  # the next talk opted out too: a fresh pair
             await self.recording.pause(obs, talk.id)
-        elif paused_for is not None:
+        elif self.recording.paused_for is not None or self.recording.refused_for is not None:
             await self.recording.resume(obs)
 
     async def _switch(

@@ -7,7 +7,8 @@ change of it:
   OBS crash gets ``recording_stopped`` with the last offset seen and
   ``data.reason = "obs restarted"`` once OBS is back.
 * ``recording_paused``/``recording_resumed``: ``talk``, ``file`` and ``offset``, around
-  a talk whose speaker did not consent to being recorded (``Talk.record`` is False).
+  a talk whose speaker did not consent to being recorded (``Talk.record`` is False);
+  a ``note`` with ``data.recording = "not paused"`` when OBS would not pause.
 
 Every method that talks to OBS takes the session's client: the connection has one
 owner (``streamer.session``), and this object only holds state between sessions.
@@ -26,6 +27,11 @@ from talkcast.streamer.obs import ObsClient, ObsRequestFailed
 from talkcast.streamer.obs_events import RecordStateChanged
 
 Note = Callable[..., None]  # Controller.note(text, level=...)
+ERROR = logging.ERROR
+REFUSED = {
+    "recording": "not paused",
+    "hint": "give the recording its own encoder (Settings > Output > Recording Quality, not 'Same as stream')",
+}
 
 
 class Recording:
@@ -38,6 +44,7 @@ class Recording:
         self.file: str | None = None
         self.status: proto.RecordStatus | None = None
         self.paused_for: str | None = None  # the talk the recording is paused for
+        self.refused_for: str | None = None  # the talk OBS would not pause for (tried once)
 
     @property
     def last_offset(self) -> float | None:
@@ -88,11 +95,24 @@ class Recording:
             self.wanted = False
 
     async def pause(self, obs: ObsClient, talk: str) -> None:
-        """PauseRecord for ``talk`` (no consent to record); journaled with the offset it paused at."""
-        if self.file is None or self.paused_for is not None:
+        """PauseRecord for ``talk`` (no consent to record); journaled with the offset it paused at.
+
+        OBS 29 answers PauseRecord with success and keeps recording when the recording
+        shares the stream's encoder (Simple output, quality "Same as stream"): the status
+        is checked, and that case is an error on the screen and a ``note`` in the journal,
+        tried once per talk.
+        """
+        if self.file is None or talk in (self.paused_for, self.refused_for):
             return
+        if self.paused_for is not None:
+            await self.resume(obs)  # paused for another talk: close that pair first
         status = await self._call(obs, "PauseRecord")
         if status is None:
+            return
+        if not status.paused:
+            self.refused_for = talk
+            self.journal.record(Kind.NOTE, talk=talk, file=self.file, offset=status.duration, data=REFUSED)
+            self.note(f"OBS did not pause the recording: '{talk}' IS being recorded; {REFUSED['hint']}", level=ERROR)
             return
         self.paused_for = talk
         self.journal.record(Kind.RECORDING_PAUSED, talk=talk, file=self.file, offset=status.duration)
@@ -101,23 +121,32 @@ class Recording:
     async def resume(self, obs: ObsClient) -> None:
         """ResumeRecord after the talk it was paused for; journaled."""
         talk = self.paused_for
+        self.refused_for = None
         if talk is None or self.file is None:
             self.paused_for = None
             return
-        status = await self._call(obs, "ResumeRecord")
+        status = await self._call(obs, "ResumeRecord", already=proto.Status.OUTPUT_NOT_PAUSED)
         if status is None:
             return
         self.paused_for = None
         self.journal.record(Kind.RECORDING_RESUMED, talk=talk, file=self.file, offset=status.duration)
         self.note(f"recording resumed after '{talk}'")
 
-    async def _call(self, obs: ObsClient, request: str) -> proto.RecordStatus | None:
-        """Send PauseRecord/ResumeRecord; the status after it, or None (noted) if OBS refused."""
+    async def _call(self, obs: ObsClient, request: str, *, already: int | None = None) -> proto.RecordStatus | None:
+        """Send PauseRecord/ResumeRecord; the status after it, or None (noted) if it failed.
+
+        ``already`` is the failure code that means the recording is in the wanted state
+        anyway (resumed by hand in OBS): that counts as done.
+        """
         try:
-            await obs.call(request)
+            try:
+                await obs.call(request)
+            except ObsRequestFailed as err:
+                if err.code != already:
+                    raise
             self.status = await obs.record_status()
         except ObsRequestFailed as err:
-            self.note(f"{request} failed: {err.comment or err}", level=logging.ERROR)
+            self.note(f"{request} failed: {err.comment or err}", level=ERROR)
             return None
         except ObsError as err:
             # The connection went: the next session pauses again if the talk is still on.

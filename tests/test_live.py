@@ -268,3 +268,26 @@ def test_waits_for_obs_then_sets_up_scenes_and_the_api_is_local_and_guarded(obs_
 
     asyncio.run(scenario())
     assert (cfg.output_dir / "live-token").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_talk_without_consent_is_kept_off_air_and_the_pause_is_told_truthfully(obs_factory, tmp_path):  # noqa: F811
+    obs = obs_factory()
+    obs.create_scenes(*SCENES)
+    cfg = make_config(tmp_path, obs)
+    start = now() + timedelta(seconds=1.0)
+    secret = Talk(id="secret", title="Secret", start=start, duration=timedelta(seconds=60), record=False)
+
+    async def scenario():
+        async with running(cfg, Schedule((secret,))) as session:
+            ctl = session.controller
+            await until(lambda: bool(entries(cfg, Kind.RECORDING_PAUSED) or entries(cfg, Kind.NOTE)), 10, "the pause")
+            status = await asyncio.to_thread(obs.request, "GetRecordStatus")
+            scene = (await asyncio.to_thread(obs.request, "GetCurrentProgramScene"))["currentProgramSceneName"]
+            # Whether OBS can pause depends on its output settings; what talkcast says must match it.
+            assert ctl.snapshot().recording.paused is status["outputPaused"]
+            return scene, status["outputPaused"]
+
+    scene, paused = asyncio.run(scenario())
+    assert scene == "Break"  # scenes.no_record is unset: the break scene, not the talk
+    assert bool(entries(cfg, Kind.RECORDING_PAUSED)) is paused
+    assert bool(entries(cfg, Kind.NOTE)) is not paused

@@ -165,3 +165,19 @@ async def test_a_talk_without_consent_is_paused_again_after_obs_restarts(fake_ob
         assert fake_obs.program == "Break"
     paused = kinds(cfg, Kind.RECORDING_PAUSED)
     assert len(paused) == 2 and paused[0].file != paused[1].file
+
+
+async def test_an_obs_that_will_not_pause_is_a_loud_error_not_a_false_pause(fake_obs: FakeObs, tmp_path):
+    fake_obs.pause_ignored = True  # OBS 29 when the recording shares the stream's encoder
+    cfg = config(tmp_path, fake_obs)
+    async with running(cfg, [talk("secret", 0.2, 60, record=False), talk("open", 120, 60)]) as ctl:
+        await until(lambda: bool(kinds(cfg, Kind.NOTE)), "the refusal to be journaled")
+        assert fake_obs.program == "Break"  # the scene still keeps the talk off the stream
+        assert not ctl.snapshot().recording.paused
+        assert any("IS being recorded" in line for line in ctl.log_lines)
+        await ctl.act("talk")  # tried once per talk, not at every change
+        await ctl.act("end")
+    assert len(fake_obs.seen("PauseRecord")) == 1 and fake_obs.seen("ResumeRecord") == []
+    [note] = kinds(cfg, Kind.NOTE)
+    assert note.talk == "secret" and note.data["recording"] == "not paused"
+    assert kinds(cfg, Kind.RECORDING_PAUSED, Kind.RECORDING_RESUMED) == []

@@ -7,7 +7,8 @@ password, 4007 for a request before Identify, 4010 for another rpcVersion, 4002 
 frame that is not JSON. Requests are answered with ``requestId`` echoed, and the state
 they touch (scenes, recording, stream) changes and emits the events OBS would.
 
-Scripting for tests: ``reject_auth`` (refuse every Identify), ``delays`` (seconds before
+Scripting for tests: ``reject_auth`` (refuse every Identify), ``pause_ignored`` (PauseRecord
+succeeds without pausing, as OBS 29 does when recording shares the stream's encoder), ``delays`` (seconds before
 answering a request type), ``drop()`` (cut every connection without a close frame, as a
 crash does), ``restart()`` (drop, forget the recording and the scene like a restarted
 OBS, and listen again on the same port), ``emit()`` (send any event), and ``requests``
@@ -87,6 +88,9 @@ class FakeObs:
         self.record_dir = record_dir
         self.transition_ms = transition_ms
         self.reject_auth = False
+        # OBS 29 answers PauseRecord with success and goes on recording when the recording
+        # shares the stream's encoder; True reproduces that.
+        self.pause_ignored = False
         self.delays: dict[str, float] = {}
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.identifications = 0
@@ -392,6 +396,8 @@ class FakeObs:
             raise RequestFailed(OUTPUT_NOT_RUNNING, "The record output is not running.")
         if self.paused:
             raise RequestFailed(OUTPUT_PAUSED, "The record output is paused.")
+        if self.pause_ignored:
+            return {}, lambda: None
         self.paused, self._paused_at = True, time.monotonic()
         return {}, self._record_event("OBS_WEBSOCKET_OUTPUT_PAUSED", self.record_path)
 
