@@ -89,16 +89,20 @@ def test_scenes_follow_the_schedule_and_markers_match_the_recording(obs_factory,
     sched = schedule(first_in=2.0, durations=[1.5, 1.5, 1.5], gap=1.0)
     observed: list[tuple[float, str]] = []
 
-    async def watch():
+    async def watch(subscribed: asyncio.Event):
         async with ObsClient.connect(obs_config(obs)) as client:
             with client.subscribe() as events:
+                subscribed.set()
                 async for event in events:
                     if event.type == "CurrentProgramSceneChanged":
                         observed.append((now().timestamp(), event.data["sceneName"]))
 
     async def scenario():
-        watcher = asyncio.create_task(watch())
+        subscribed = asyncio.Event()
+        watcher = asyncio.create_task(watch(subscribed))
         try:
+            # On a loaded machine the watcher may connect late: it must not miss the intro.
+            await asyncio.wait_for(subscribed.wait(), 10)
             async with running(cfg, sched):
                 await until(lambda: any(e.talk == "talk-2" for e in entries(cfg, Kind.TALK_END)), 15, "the last talk")
             # live() has stopped the recording right after the last talk's end (stop_recording_on_exit).
