@@ -2,10 +2,14 @@
 
 ::
 
-    GET  /api/state                 the whole state (``Controller.snapshot()``)
+    GET  /api/state                 the whole state (``Controller.snapshot().to_json()``)
     POST /api/actions/{action}      start | end | break | next | previous | auto | manual |
                                     toggle-mode | qa | talk | intro | outro
-                                    needs ``Authorization: Bearer <token>``
+                                    needs ``Authorization: Bearer <token>``;
+                                    optional JSON body ``{"mode": "auto" | "manual"}``
+
+Answers: 200 done, 400 a malformed request (unknown action, bad body), 401 no or a
+wrong token, 409 an action that does not apply now, 421 a non-local Host.
 
 It binds ``live.http_host`` (127.0.0.1 by default): nothing off the machine can reach
 it unless the organiser binds another address on purpose. Actions always need the
@@ -20,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import ipaddress
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +34,7 @@ from aiohttp import web
 
 from talkcast.errors import ConfigError
 from talkcast.secrets import Secret
+from talkcast.streamer.actions import ACTIONS
 from talkcast.streamer.controller import ActionError, Controller
 
 log = logging.getLogger(__name__)
@@ -49,10 +55,53 @@ def is_loopback(host: str) -> bool:
 
 
 def authorized(header: str | None, token: Secret) -> bool:
-    """Whether an Authorization header carries exactly ``Bearer <token>`` (constant-time compare)."""
+    """Whether an Authorization header carries exactly ``Bearer <token>`` (constant-time compare).
+
+    A header that is not text (bytes that are not UTF-8 arrive as lone surrogates) is
+    simply not the token: the answer is 401, never a server error.
+    """
     if not header or not header.startswith("Bearer "):
         return False
-    return hmac.compare_digest(header.removeprefix("Bearer ").strip().encode(), token.reveal().encode())
+    try:
+        given = header.removeprefix("Bearer ").strip().encode()
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(given, token.reveal().encode())
+
+
+class BadRequest(ValueError):
+    """An action request whose payload is wrong; the message is one line for the client."""
+
+
+MODE_ACTIONS = ("auto", "manual", "toggle-mode")
+
+
+def action_params(action: str, body: bytes) -> dict[str, Any]:
+    """The parameters of an action request: its action checked, its optional JSON body read.
+
+    The body may be empty, or a JSON object whose only field is ``mode`` ("auto" or
+    "manual", for the mode actions). Anything else raises ``BadRequest``.
+    """
+    if action not in ACTIONS:
+        raise BadRequest(f"unknown action '{action}' (known: {', '.join(ACTIONS)})")
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError:  # also UnicodeDecodeError: the body is not UTF-8
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    unknown = sorted(set(data) - {"mode"})
+    if unknown:
+        raise BadRequest(f"unknown field '{unknown[0]}' (known: mode)")
+    if "mode" not in data:
+        return {}
+    if action not in MODE_ACTIONS:
+        raise BadRequest(f"'mode' only goes with the actions {', '.join(MODE_ACTIONS)}")
+    if data["mode"] not in ("auto", "manual"):
+        raise BadRequest('\'mode\' must be "auto" or "manual"')
+    return {"mode": data["mode"]}
 
 
 def _host_name(host_header: str) -> str:
@@ -71,7 +120,7 @@ async def _loopback_host_only(
 
 
 async def _state(request: web.Request) -> web.Response:
-    return web.json_response(request.app[CONTROLLER].snapshot())
+    return web.json_response(request.app[CONTROLLER].snapshot().to_json())
 
 
 async def _action(request: web.Request) -> web.Response:
@@ -81,21 +130,17 @@ async def _action(request: web.Request) -> web.Response:
             status=401,
             headers={"WWW-Authenticate": 'Bearer realm="talkcast live"'},
         )
-    params: dict[str, Any] = {}
-    if request.can_read_body:
-        try:
-            body = await request.json()
-        except ValueError:
-            return web.json_response({"error": "the body must be JSON"}, status=400)
-        if isinstance(body, dict) and isinstance(body.get("mode"), str):
-            params["mode"] = body["mode"]
-    controller = request.app[CONTROLLER]
     action = request.match_info["action"]
+    try:
+        params = action_params(action, await request.read())
+    except BadRequest as err:
+        return web.json_response({"ok": False, "error": str(err)}, status=400)
+    controller = request.app[CONTROLLER]
     try:
         message = await controller.act(action, **params)
     except ActionError as err:
         return web.json_response({"ok": False, "error": str(err)}, status=409)
-    return web.json_response({"ok": True, "message": message, "state": controller.snapshot()})
+    return web.json_response({"ok": True, "message": message, "state": controller.snapshot().to_json()})
 
 
 def make_app(controller: Controller, token: Secret, *, loopback_only: bool = True) -> web.Application:

@@ -10,7 +10,7 @@
 The client owns its reader task, matches replies to requests by id, gives every request
 a timeout, and hands out typed events (``obs_protocol.Event``) to subscribers. When the
 connection drops, every pending and later request and every subscription raises
-``ObsConnectionLost``; reconnecting is the caller's job (``streamer.controller``), so
+``ObsConnectionLost``; reconnecting is the caller's job (``streamer.session``), so
 this layer stays small and has one behaviour.
 
 Why the ``websockets`` asyncio client rather than obs-websocket-py: obs-websocket-py is

@@ -1,6 +1,6 @@
 """The volunteer's terminal status screen, with single-key actions.
 
-The screen is drawn from ``Controller.snapshot()`` by the pure ``render_status`` (so
+The screen is drawn from the typed ``Controller.snapshot()`` by the pure ``render_status`` (so
 the API and the screen show the same thing), refreshed four times a second with rich.
 Keys are read in cbreak mode from the terminal without blocking the event loop.
 
@@ -17,8 +17,8 @@ import os
 import sys
 import termios
 import tty
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -29,6 +29,7 @@ from rich.text import Text
 
 from talkcast.streamer.clock import format_countdown
 from talkcast.streamer.controller import ActionError, Controller
+from talkcast.streamer.snapshot import RecordingView, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -47,91 +48,96 @@ KEYS = {
 HELP = "s start  e end  b break  n/p next/prev  m auto/manual  a Q&A  t talk  i intro  o outro  q quit"
 
 
-def _clock(iso: str | None) -> str:
-    if not iso:
-        return "-"
-    return datetime.fromisoformat(iso).astimezone().strftime("%H:%M:%S")
+def _clock(at: datetime | None) -> str:
+    return at.astimezone().strftime("%H:%M:%S") if at else "-"
 
 
 def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    from datetime import timedelta
-
-    return format_countdown(timedelta(seconds=value))
+    return "-" if value is None else format_countdown(timedelta(seconds=value))
 
 
-def render_status(state: dict[str, Any], *, prompt: str = "") -> RenderableType:
+def _consent(record: bool, reason: str) -> Text:
+    """The do-not-record flag shown beside a talk whose speaker opted out."""
+    if record:
+        return Text("")
+    return Text("  DO NOT RECORD" + (f" ({reason})" if reason else ""), style="bold red")
+
+
+def _talk_rows(state: Snapshot, top: Table) -> None:
+    cur, nxt = state.current, state.next
+    if cur:
+        speakers = ", ".join(cur.speakers) or "-"
+        line = Text(f"{cur.title}  ({speakers})  ends in {_seconds(cur.remaining_s)}")
+        top.add_row("on air", line + _consent(cur.record, cur.no_record_reason))
+    if nxt:
+        line = Text(f"{nxt.title}  at {_clock(nxt.start)}  in {_seconds(nxt.in_s)}")
+        top.add_row("next", line + _consent(nxt.record, nxt.no_record_reason))
+    if state.shift_s:
+        late = state.shift_s > 0
+        top.add_row("shift", f"the evening runs {_seconds(abs(state.shift_s))} {'late' if late else 'early'}")
+
+
+def _recording_text(rec: RecordingView) -> Text:
+    if rec.active and rec.paused:
+        return Text("REC PAUSED " + _seconds(rec.duration_s), style="bold yellow")
+    if rec.active:
+        return Text("REC " + _seconds(rec.duration_s), style="bold red")
+    return Text("not recording", style="yellow" if rec.wanted else "dim")
+
+
+def _output_rows(state: Snapshot, top: Table) -> None:
+    top.add_row("recording", _recording_text(state.recording))
+    stream = state.stream
+    if stream is not None:
+        top.add_row("stream", "reconnecting" if stream.reconnecting else ("live" if stream.active else "off"))
+    stats = state.stats
+    if stats:
+        disk = stats.disk_free_mb / 1024
+        top.add_row("health", f"{stats.fps:.0f} fps  cpu {stats.cpu:.0f}%  disk {disk:.1f} GiB free")
+
+
+def _destinations(rows: Sequence[Mapping[str, Any]]) -> Table:
+    dest = Table("destination", "state", "bitrate", "fps", "speed", "uptime", "restarts", "last error", box=None)
+    for d in rows:
+        dest.add_row(
+            str(d.get("name", "")),
+            str(d.get("state", "")),
+            str(d.get("bitrate_kbps", "") or ""),
+            str(d.get("fps", "") or ""),
+            str(d.get("speed", "") or ""),
+            str(d.get("uptime_s", "") or ""),
+            str(d.get("restarts", "")),
+            str(d.get("last_error") or ""),
+        )
+    return dest
+
+
+def render_status(state: Snapshot, *, prompt: str = "") -> RenderableType:
     """The status screen for one snapshot (pure: a rich renderable, no terminal I/O)."""
-    obs = state["obs"]
-    obs_style = {"connected": "green", "waiting": "bold red"}.get(obs["state"], "yellow")
+    obs = state.obs
     top = Table.grid(padding=(0, 2))
     top.add_column(style="bold")
     top.add_column()
-    top.add_row("event", state["event"])
-    top.add_row("mode", Text(state["mode"].upper(), style="bold cyan"))
-    obs_line = Text(obs["state"], style=obs_style)
-    if obs["message"]:
-        obs_line.append(f"  {obs['message']}", style="red")
+    top.add_row("event", state.event)
+    top.add_row("mode", Text(state.mode.upper(), style="bold cyan"))
+    obs_line = Text(obs.state, style={"connected": "green", "waiting": "bold red"}.get(obs.state, "yellow"))
+    if obs.message:
+        obs_line.append(f"  {obs.message}", style="red")
     top.add_row("OBS", obs_line)
-    scene = state["scene"] or "(untouched until the intro)"
-    applied = state["applied_scene"]
-    scene_line = Text(scene, style="bold")
-    if applied and applied != state["scene"]:
-        scene_line.append(f"  (OBS shows '{applied}')", style="yellow")
+    scene_line = Text(state.scene or "(untouched until the intro)", style="bold")
+    if state.applied_scene and state.applied_scene != state.scene:
+        scene_line.append(f"  (OBS shows '{state.applied_scene}')", style="yellow")
     top.add_row("scene", scene_line)
-    cur = state["current"]
-    if cur:
-        top.add_row(
-            "on air", f"{cur['title']}  ({', '.join(cur['speakers']) or '-'})  ends in {_seconds(cur['remaining_s'])}"
-        )
-    nxt = state["next"]
-    if nxt:
-        top.add_row("next", f"{nxt['title']}  at {_clock(nxt['start'])}  in {_seconds(nxt['in_s'])}")
-    if state["shift_s"]:
-        top.add_row(
-            "shift",
-            f"the evening runs {_seconds(state['shift_s'])} late"
-            if state["shift_s"] > 0
-            else f"the evening runs {_seconds(-state['shift_s'])} early",
-        )
-    rec = state["recording"]
-    rec_text = (
-        Text("REC " + _seconds(rec["duration_s"]), style="bold red")
-        if rec["active"]
-        else Text("not recording", style="yellow" if rec["wanted"] else "dim")
-    )
-    top.add_row("recording", rec_text)
-    stream = state["stream"]
-    if stream is not None:
-        top.add_row("stream", "reconnecting" if stream["reconnecting"] else ("live" if stream["active"] else "off"))
-    stats = state["health"]["stats"]
-    if stats:
-        top.add_row(
-            "health",
-            f"{stats['fps']:.0f} fps  cpu {stats['cpu']:.0f}%  disk {stats['disk_free_mb'] / 1024:.1f} GiB free",
-        )
+    _talk_rows(state, top)
+    _output_rows(state, top)
     parts: list[RenderableType] = [top]
-    for w in state["health"]["warnings"]:
-        parts.append(Text(f"! {w}", style="bold yellow"))
-    if state["destinations"]:
-        dest = Table("destination", "state", "bitrate", "fps", "speed", "uptime", "restarts", "last error", box=None)
-        for d in state["destinations"]:
-            dest.add_row(
-                str(d.get("name", "")),
-                str(d.get("state", "")),
-                str(d.get("bitrate", "") or ""),
-                str(d.get("fps", "") or ""),
-                str(d.get("speed", "") or ""),
-                str(d.get("uptime", "") or ""),
-                str(d.get("restarts", "")),
-                str(d.get("last_error") or ""),
-            )
-        parts.append(dest)
-    if state["suggestion"]:
-        parts.append(Text(f"> {state['suggestion']}", style="bold magenta"))
-    if state["log"]:
-        parts.append(Text("\n".join(state["log"][-5:]), style="dim"))
+    parts += [Text(f"! {w}", style="bold yellow") for w in state.warnings]
+    if state.destinations:
+        parts.append(_destinations(state.destinations))
+    if state.suggestion:
+        parts.append(Text(f"> {state.suggestion}", style="bold magenta"))
+    if state.log:
+        parts.append(Text("\n".join(state.log[-5:]), style="dim"))
     parts.append(Text(prompt or HELP, style="reverse" if prompt else "dim"))
     return Panel(Group(*parts), title="talkcast live", border_style="blue")
 

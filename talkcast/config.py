@@ -107,6 +107,7 @@ class ScenesConfig:
     break_: str = "Break"
     qa: str | None = None
     outro: str = "Outro"
+    no_record: str | None = None  # on air during a talk not to be recorded; None: the break scene
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ class LiveConfig:
     outro_after: float = 0.0
     record: bool = True  # start OBS recording when live starts
     stop_recording_on_exit: bool = False
+    pause_recording_for_no_record: bool = True  # PauseRecord during a talk whose speaker opted out
     stream: bool = True  # start OBS streaming to the relay
     http_host: str = "127.0.0.1"
     http_port: int = 8787

@@ -30,6 +30,8 @@ class Kind(enum.StrEnum):
 
     RECORDING_STARTED = "recording_started"
     RECORDING_STOPPED = "recording_stopped"
+    RECORDING_PAUSED = "recording_paused"  # paused for a talk that is not to be recorded
+    RECORDING_RESUMED = "recording_resumed"
     TALK_START = "talk_start"
     TALK_END = "talk_end"
     SCENE_CHANGE = "scene_change"

@@ -14,7 +14,8 @@ from talkcast.journal import Entry, JournalWriter, Kind, now
 from talkcast.schedule import Schedule, Talk
 from talkcast.secrets import Secret
 from talkcast.streamer.api import authorized, is_loopback
-from talkcast.streamer.controller import Controller, open_talk
+from talkcast.streamer.controller import Controller
+from talkcast.streamer.markers import open_talk
 from talkcast.streamer.ui import KEYS, _handle_key, render_status
 
 

@@ -27,8 +27,9 @@ from talkcast.config import Config, DestinationConfig, EventConfig, RelayConfig
 from talkcast.journal import JournalWriter, Kind, read_journal
 from talkcast.media import probe, video_packets
 from talkcast.secrets import Secret
-from talkcast.streamer.relay import Health as RelayHealth
-from talkcast.streamer.relay import Relay, State, Supervisor
+from talkcast.streamer.relay import Relay
+from talkcast.streamer.supervisor import Health as RelayHealth
+from talkcast.streamer.supervisor import State, Supervisor
 from tests.support.obs import ObsInstance, obs_factory  # noqa: F401  (fixture)
 from tests.support.rtmp import RtmpServer, free_port, rtmp_factory  # noqa: F401  (fixture)
 

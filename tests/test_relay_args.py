@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from talkcast.config import DestinationConfig, TranscodeConfig
+from talkcast.config import DestinationConfig, RelayConfig, TranscodeConfig
 from talkcast.secrets import Secret, redact
 from talkcast.streamer.ingest import ingest_conf, parse_stat
-from talkcast.streamer.relay import Health, State
 from talkcast.streamer.relay_args import (
     YOUTUBE_BACKUP,
     YOUTUBE_PRIMARY,
-    backoff_delay,
     check_ingest,
     measure_ingest,
     push_args,
@@ -23,6 +21,7 @@ from talkcast.streamer.relay_args import (
     targets,
     transcode_args,
 )
+from talkcast.streamer.supervisor import Health, State, restart_backoff
 
 KEY = Secret("abcd-efgh-ijkl-mnop")
 
@@ -99,8 +98,26 @@ def test_safety_args_write_matroska(tmp_path: Path):
     assert args[args.index("-c") : args.index("-c") + 2] == ["-c", "copy"]
 
 
-def test_backoff_restarts_at_once_then_doubles_to_the_cap():
-    assert [backoff_delay(n, 0.5, 4.0) for n in range(1, 8)] == [0.0, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+def test_relay_backoff_restarts_at_once_then_doubles_to_the_cap():
+    backoff = restart_backoff(RelayConfig(backoff_initial=0.5, backoff_max=4.0))
+    assert [backoff.delay(n) for n in range(0, 8)] == [0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert backoff.delay(10_000) == 4.0  # no overflow however long a destination stays down
+
+
+@pytest.mark.parametrize(
+    ("kbps", "warned"),
+    [
+        (2971, False),  # 3000 kbps CBR as the ingest check measures it
+        (2850, False),  # the edge: 5 % short of YouTube's 3000
+        (2849, True),
+        (2500, True),
+    ],
+)
+def test_bitrate_warning_allows_the_measurements_shortfall(kbps, warned):
+    warnings = check_ingest(1280, 720, 30, 2, kbps)
+    assert bool(warnings) is warned
+    if warned:
+        assert warnings == [f"video bitrate {kbps:g} kbps is below YouTube's 3000-8000 kbps for 720p30"]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ Usage in a test module::
         obs.kill(); obs.restart()
 
 Each instance has its own HOME (with global.ini and a low-resolution profile, see
-../shared/notes/environment.md), its own Xvfb display (chosen by Xvfb through
+``write_config``), its own Xvfb display (chosen by Xvfb through
 ``-displayfd``, so parallel tests never collide), a free websocket port and a
 password. Xvfb and OBS each run in their own process group and are SIGKILLed on
 ``stop()``; nothing is left behind.

@@ -1,0 +1,80 @@
+"""The volunteer's actions as decisions on the clock: pure, no OBS, no journal.
+
+``Actions.decide(action, now, params)`` changes the clock and returns the ``Change``
+objects the controller must apply (scene switch, markers) and, for actions that change
+nothing on air, the line for the status screen. Terminal keys and the HTTP API both
+end up here, through ``Controller.act``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from talkcast.streamer.clock import Change, Clock, ClockError, Mode, Role, format_countdown
+
+ACTIONS = ("start", "end", "break", "next", "previous", "auto", "manual", "toggle-mode", "qa", "talk", "intro", "outro")
+
+Decision = tuple[list[Change], str]
+
+
+class ActionError(ValueError):
+    """A volunteer action that cannot be done now; the message is for the status line."""
+
+
+class Actions:
+    """Maps action names to clock operations."""
+
+    def __init__(self, clock: Clock, *, has_qa: bool) -> None:
+        self.clock = clock
+        self.has_qa = has_qa
+        self._handlers: dict[str, Callable[[datetime, Mapping[str, Any]], Decision]] = {
+            "start": lambda now, _: (clock.start_talk(now), ""),
+            "end": lambda now, _: (clock.end_talk(now), ""),
+            "break": lambda now, _: (clock.take_break(now), ""),
+            "next": lambda _now, _: self._pick(clock.next_talk),
+            "previous": lambda _now, _: self._pick(clock.previous_talk),
+        }
+        for role in ("qa", "talk", "intro", "outro"):
+            self._handlers[role] = self._show
+        for mode in ("auto", "manual", "toggle-mode"):
+            self._handlers[mode] = self._mode
+
+    def decide(self, action: str, now: datetime, params: Mapping[str, Any]) -> Decision:
+        """Apply ``action`` to the clock; ``ActionError`` if it is unknown or does not apply now."""
+        handler = self._handlers.get(action)
+        if handler is None:
+            raise ActionError(f"unknown action '{action}' (known: {', '.join(ACTIONS)})")
+        try:
+            return handler(now, {"action": action, **params})
+        except ClockError as err:
+            raise ActionError(str(err)) from err
+
+    def describe(self, action: str, last: Change, scene: str | None) -> str:
+        """The status line after an action that changed what is on air."""
+        message = f"{action}: now on air: {scene}"
+        if last.started is not None and self.clock.shift:
+            message += f" (rest of the evening shifted by {format_countdown(self.clock.shift)})"
+        return message
+
+    def _pick(self, move: Callable[[], Any]) -> Decision:
+        talk = move()
+        return [], f"next talk: {talk.title}" if talk else "no talks left"
+
+    def _show(self, now: datetime, params: Mapping[str, Any]) -> Decision:
+        action = str(params["action"])
+        if action == "qa" and not self.has_qa:
+            raise ActionError("no Q&A scene is configured (scenes.qa)")
+        return self.clock.show(Role(action), now), ""
+
+    def _mode(self, _now: datetime, params: Mapping[str, Any]) -> Decision:
+        wanted = params.get("mode") or params["action"]
+        if wanted == "toggle-mode":
+            wanted = Mode.MANUAL if self.clock.mode is Mode.AUTO else Mode.AUTO
+        try:
+            mode = Mode(wanted)
+        except ValueError:
+            raise ActionError(f"unknown mode '{wanted}' (known: auto, manual)") from None
+        self.clock.set_mode(mode)
+        return [], f"mode: {self.clock.mode.value}"
