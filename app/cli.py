@@ -258,10 +258,10 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return EXIT_OK
     header = ("start", "min", "lang", "rec", "id", "title", "speakers")
     lines = [header]
-    for t, row in zip(schedule.talks, rows, strict=True):
+    for t in schedule.talks:
         rec = "yes" if t.record else "no"
-        lines.append((row["start"], f"{row['duration'] / 60:g}", t.language or "-", rec, t.id, t.title,
-                      ", ".join(t.speakers)))  # fmt: skip
+        minutes = f"{t.duration.total_seconds() / 60:g}"
+        lines.append((t.start.isoformat(), minutes, t.language or "-", rec, t.id, t.title, ", ".join(t.speakers)))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     for line in lines:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1])

@@ -18,7 +18,7 @@ from talkcast.errors import ConfigError
 from talkcast.fsutil import atomic_write_text
 from talkcast.talks import clean_line, clean_text, is_safe_id, whisper_language
 from talkcast.timecode import format_clock, parse_seconds
-from talkcast.tomlmap import read_toml
+from talkcast.tomlmap import printable, read_toml
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def read_cuts(path: Path) -> CutList:
     data = read_toml(path)
     unknown = set(data) - {"talk"}
     if unknown:
-        raise ConfigError(path, sorted(unknown)[0], "unknown key (cuts.toml holds [[talk]] tables only)")
+        raise ConfigError(path, printable(sorted(unknown)[0]), "unknown key (cuts.toml holds [[talk]] tables only)")
     raw = data.get("talk", [])
     if not isinstance(raw, list):
         raise ConfigError(path, "talk", "expected [[talk]] tables")
@@ -106,7 +106,7 @@ def parse_talk(path: Path, i: int, entry: Any) -> TalkCut:
         where = f"talk '{talk_id}'"
     for key in entry:
         if key not in _TALK_KEYS:
-            raise ConfigError(path, f"{where}.{key}", "unknown key")
+            raise ConfigError(path, f"{where}.{printable(key)}", "unknown key")
     if not isinstance(talk_id, str) or not is_safe_id(talk_id):
         raise ConfigError(
             path, f"{where}.id", f"{talk_id!r} is not safe as a folder name (use a-z, 0-9, '-', '_', '.')"

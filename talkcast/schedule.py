@@ -76,7 +76,9 @@ class Parsed:
             return
         except (TypeError, ValueError, AttributeError, OverflowError) as err:
             # A field of a type no exporter writes: this event is unreadable, not the file.
-            error = ScheduleError(self.path, label or None, f"unreadable event ({type(err).__name__}: {err})")
+            error = ScheduleError(
+                self.path, label or None, f"unreadable event ({type(err).__name__}: {clean_line(err)})"
+            )
             self.failures.append((room, error))
             return
         self.talks.append(talk)
@@ -94,7 +96,7 @@ def load_schedule(cfg: Config) -> Schedule:
     else:
         parsed = Parsed(cfg.file)
         for t in cfg.talks:
-            parsed.add(t.room or None, t.id, partial(_inline_talk, cfg.file, t, tz, parsed.warnings))
+            parsed.add(t.room or None, clean_line(t.id), partial(_inline_talk, cfg.file, t, tz, parsed.warnings))
     _apply_overrides(cfg, parsed)
     return finish(parsed, room=cfg.schedule.room)
 
@@ -167,14 +169,15 @@ def _select_room(parsed: Parsed, room: str | None, warnings: list[str]) -> list[
         return list(parsed.talks)
     rooms = list(dict.fromkeys([*parsed.rooms, *(t.room for t in parsed.talks)]))
     if room not in rooms:
-        raise ScheduleError(parsed.path, None, f"room '{room}' not found (rooms: {', '.join(rooms) or 'none'})")
+        listed = ", ".join(rooms) or "none"
+        raise ScheduleError(parsed.path, None, f"room '{clean_line(room)}' not found (rooms: {listed})")
     for where, err in parsed.failures:
         if where == room:
             raise err
         warnings.append(f"skipped an event in room '{where or '?'}': {err}")
     talks = [t for t in parsed.talks if t.room == room]
     if not talks:
-        raise ScheduleError(parsed.path, None, f"no talks in room '{room}'")
+        raise ScheduleError(parsed.path, None, f"no talks in room '{clean_line(room)}'")
     return talks
 
 
@@ -357,7 +360,7 @@ def _c3voc_talk(path: Path, ev: object, room: str, tz: ZoneInfo, warnings: list[
 
 
 def _inline_talk(path: Path, t: Any, tz: ZoneInfo, warnings: list[str]) -> Talk:
-    start = parse_datetime(path, t.id, t.start, tz)
+    start = parse_datetime(path, clean_line(t.id), t.start, tz)
     return make_talk(
         path, t.id, title=t.title, start=start, duration=t.duration, speakers=t.speakers,
         room=t.room, language=t.language, abstract=t.abstract, warnings=warnings,

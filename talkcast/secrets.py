@@ -118,10 +118,14 @@ def read_secrets_file(path: Path, allowed: Sequence[str]) -> dict[str, str]:
             if name not in allowed:
                 close = difflib.get_close_matches(name, list(allowed), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ConfigError(path, name, "unknown key" + hint)
+                raise ConfigError(path, _printable(name), "unknown key" + hint)
             if not isinstance(v, str):
-                raise ConfigError(path, name, "expected a string")
+                raise ConfigError(path, _printable(name), "expected a string")
             flat[name] = v
 
     walk("", data)
     return flat
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

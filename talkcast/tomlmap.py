@@ -41,6 +41,11 @@ def read_toml(file: Path) -> dict[str, Any]:
         raise ConfigError(file, None, f"cannot be read: {err}") from err
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so that an error stays one readable line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def kind(value: Any) -> str:
     """How a TOML value is called in an error message: "a string", "a table"..."""
     names = {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "a table"}
@@ -62,7 +67,7 @@ class Loader:
 
     def fail(self, key: str, message: str) -> typing.NoReturn:
         """Raise ``ConfigError`` for ``key`` of this file."""
-        raise ConfigError(self.file, key, message)
+        raise ConfigError(self.file, printable(key), printable(message))
 
     def build(self, cls: type[T], data: Any, key: str) -> T:
         """An instance of the dataclass ``cls`` from the table ``data`` at ``key``."""
