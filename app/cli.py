@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from talkcast import __version__
-from talkcast.config import Config, load_config
+from talkcast.config import Config, ensure_output_dir, load_config
 from talkcast.errors import TalkcastError
 from talkcast.secrets import RedactingFilter, redact
 from talkcast.stage import POST_STAGES, StageName
@@ -131,7 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return load_config(args.config)
+    cfg = load_config(args.config)
+    if args.command != "schedule":  # every other command here writes into the output folder
+        ensure_output_dir(cfg)
+    return cfg
 
 
 # ---------------------------------------------------------------- post-event commands

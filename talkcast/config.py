@@ -342,14 +342,13 @@ def _check(loader: Loader, cfg: Config) -> None:
     if cfg.event.secrets_file is not None and not cfg.event.secrets_file.is_file():
         loader.fail("event.secrets_file", f"file '{cfg.event.secrets_file}' does not exist")
     _check_destinations(loader, cfg)
-    for key, port in (
-        ("obs.port", cfg.obs.port),
-        ("relay.ingest_port", cfg.relay.ingest_port),
-        ("live.http_port", cfg.live.http_port),
+    for key, port, lowest in (
+        ("obs.port", cfg.obs.port, 1),
+        ("relay.ingest_port", cfg.relay.ingest_port, 1),
+        ("live.http_port", cfg.live.http_port, 0),  # 0: any free port (the API prints where)
     ):
-        if not 1 <= port <= 65535:
-            loader.fail(key, f"port {port} is out of range (1..65535)")
-    _check_output_dir(loader, cfg.event.output_dir)
+        if not lowest <= port <= 65535:
+            loader.fail(key, f"port {port} is out of range ({lowest}..65535)")
     if cfg.recording.padding_before < 0 or cfg.recording.padding_after < 0:
         loader.fail("recording.padding_before", "padding must not be negative")
     seen: set[str] = set()
@@ -369,17 +368,24 @@ def _check_destinations(loader: Loader, cfg: Config) -> None:
             loader.fail(f"destinations[{i}].url", "expected an rtmp:// or rtmps:// URL")
 
 
-def _check_output_dir(loader: Loader, folder: Path) -> None:
-    """The output folder is a folder we can write to, or can be created where it is wanted."""
-    existing = folder
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
-    if not existing.is_dir():
-        where = "is not a folder" if existing == folder else f"cannot be created: {existing} is not a folder"
-        loader.fail("event.output_dir", f"{folder} {where}")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        what = "is not writable" if existing == folder else f"cannot be created: {existing} is not writable"
-        loader.fail("event.output_dir", f"{folder} {what} (read-only file system or no permission)")
+def ensure_output_dir(cfg: Config) -> Path:
+    """Create the output folder if needed, for the commands that write into it.
+
+    ``ConfigError`` naming ``event.output_dir`` when it cannot be created or written (a
+    read-only file system, no permission, a file in the way). Not part of ``load_config``,
+    so that read-only commands (``schedule``, ``doctor``) still work and report it.
+    """
+    folder = cfg.output_dir
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(cfg.file, "event.output_dir", f"{folder} is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(cfg.file, "event.output_dir", f"{folder} cannot be created: {err.strerror or err}") from err
+    if not os.access(folder, os.W_OK | os.X_OK):
+        why = "is not writable (read-only file system or no permission)"
+        raise ConfigError(cfg.file, "event.output_dir", f"{folder} {why}")
+    return folder
 
 
 def _looks_like_path(model: str) -> bool:

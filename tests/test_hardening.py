@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from talkcast.config import load_config
+from talkcast.config import ensure_output_dir, load_config
 from talkcast.cuts import read_cuts
 from talkcast.errors import ConfigError, ScheduleError
 from talkcast.schedule import load_schedule, read_schedule_file
@@ -169,33 +171,49 @@ def test_non_finite_times_in_cuts_toml(tmp_path: Path, key: str, value: str) -> 
     assert str(info.value).startswith(f"cuts.toml: talk 'k'.{key}: ")
 
 
-@pytest.mark.parametrize(("table", "key"), [("obs", "port"), ("relay", "ingest_port"), ("live", "http_port")])
-@pytest.mark.parametrize("port", [0, 65536, -1])
-def test_ports_out_of_range(tmp_path: Path, table: str, key: str, port: int) -> None:
+@pytest.mark.parametrize(
+    ("table", "key", "port", "lowest"),
+    [("obs", "port", 0, 1), ("obs", "port", 65536, 1), ("relay", "ingest_port", -1, 1),
+     ("relay", "ingest_port", 0, 1), ("live", "http_port", 70000, 0), ("live", "http_port", -1, 0)],
+)  # fmt: skip
+def test_ports_out_of_range(tmp_path: Path, table: str, key: str, port: int, lowest: int) -> None:
     path = write(tmp_path, "event.toml", f'[event]\nname = "x"\noutput_dir = "out"\n[{table}]\n{key} = {port}\n')
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
-    assert str(info.value) == f"event.toml: {table}.{key}: port {port} is out of range (1..65535)"
+    assert str(info.value) == f"event.toml: {table}.{key}: port {port} is out of range ({lowest}..65535)"
 
 
 def test_an_output_dir_that_cannot_be_created(tmp_path: Path) -> None:
     write(tmp_path, "plain-file", "")
     path = write(tmp_path, "event.toml", '[event]\nname = "x"\noutput_dir = "plain-file/out"\n')
+    cfg = load_config(path, environ={})  # read-only commands still work
     with pytest.raises(ConfigError) as info:
-        load_config(path, environ={})
+        ensure_output_dir(cfg)
     assert str(info.value).startswith("event.toml: event.output_dir: ")
     assert "cannot be created" in str(info.value)
 
 
 def test_a_read_only_output_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "out").mkdir()
-    path = write(tmp_path, "event.toml", '[event]\nname = "x"\noutput_dir = "out"\n')
+    cfg = load_config(write(tmp_path, "event.toml", '[event]\nname = "x"\noutput_dir = "out"\n'), environ={})
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path / "out" else real_access(p, mode))
     with pytest.raises(ConfigError) as info:
-        load_config(path, environ={})
+        ensure_output_dir(cfg)
     assert str(info.value).startswith("event.toml: event.output_dir: ")
     assert "read-only file system" in str(info.value)
+
+
+def test_plan_with_an_output_dir_in_the_way_is_exit_2(tmp_path: Path) -> None:
+    write(tmp_path, "out", "a file where the output folder should be")
+    write(tmp_path, "event.toml", '[event]\nname = "x"\noutput_dir = "out"\n')
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    result = subprocess.run(
+        [sys.executable, "-m", "talkcast.app.cli", "-c", "event.toml", "plan"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"talkcast: error: event.toml: event.output_dir: {tmp_path / 'out'} is not a folder"
 
 
 def test_unknown_keys_in_secrets_toml(tmp_path: Path) -> None:
