@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from talkcast import __version__
-from talkcast.config import Config, load_config
+from talkcast.config import Config, ensure_output_dir, load_config
 from talkcast.errors import TalkcastError
 from talkcast.secrets import RedactingFilter, redact
 from talkcast.stage import POST_STAGES, StageName
@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--setup-scenes", action="store_true", help="create missing scenes in OBS (first rehearsal)")
     live.add_argument("--mode", choices=["auto", "manual"], help="start in this mode (default: from event.toml)")
     live.add_argument("--no-ui", action="store_true", help="no terminal status screen (log lines instead)")
+
+    sched = sub.add_parser("schedule", help="show the configured room's talks as talkcast reads them")
+    sched.add_argument("--json", action="store_true", help="a JSON array instead of a table")
 
     sub.add_parser("plan", help="write cuts.toml from the journal and the schedule")
 
@@ -128,7 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return load_config(args.config)
+    cfg = load_config(args.config)
+    if args.command != "schedule":  # every other command here writes into the output folder
+        ensure_output_dir(cfg)
+    return cfg
 
 
 # ---------------------------------------------------------------- post-event commands
@@ -229,6 +235,45 @@ def cmd_live(args: argparse.Namespace) -> int:
     return run_live(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui)
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """``talkcast schedule [--json]``: the talks as the import read them; warnings on stderr."""
+    import json
+
+    from talkcast.schedule import load_schedule
+
+    schedule = load_schedule(_config(args))
+    for warning in schedule.warnings:
+        print(f"warning: {redact(warning)}", file=sys.stderr)
+    rows = [
+        {
+            "id": t.id,
+            "title": t.title,
+            "speakers": list(t.speakers),
+            "start": t.start.isoformat(),
+            "duration": t.duration.total_seconds(),
+            "language": t.language,
+            "record": t.record,
+        }
+        for t in schedule.talks
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    header = ("start", "min", "lang", "rec", "id", "title", "speakers")
+    lines = [header]
+    for t in schedule.talks:
+        rec = "yes" if t.record else "no"
+        minutes = f"{t.duration.total_seconds() / 60:g}"
+        lines.append((t.start.isoformat(), minutes, t.language or "-", rec, t.id, t.title, ", ".join(t.speakers)))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    for line in lines:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1])
+    skipped = [f"  {t.id}: {t.no_record_reason}" for t in schedule.talks if not t.record]
+    if skipped:
+        print("\nnot to be recorded:\n" + "\n".join(skipped))
+    return EXIT_OK
+
+
 def cmd_auth(args: argparse.Namespace) -> int:
     """``talkcast auth youtube``: the installed-app OAuth flow with a loopback redirect."""
     from talkcast.publish.auth import authorize
@@ -240,6 +285,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "live": cmd_live,
+    "schedule": cmd_schedule,
     "plan": cmd_plan,
     "cut": cmd_cut,
     "transcribe": cmd_transcribe,

@@ -7,6 +7,10 @@ name, the file's creation-time tag, or at worst its modification time minus its
 length), with the configured padding. A talk that crosses a file boundary gets
 several spans. ``build_plan`` and ``merge_edits`` are pure; ``run_plan`` does the I/O.
 
+A talk whose speaker asked not to be recorded (``Talk.record`` false) is never planned:
+the report lists it as skipped with the reason, and an entry for it left in cuts.toml by
+an older plan is removed. An organiser's ``[talk_overrides.<id>] record = true`` keeps it.
+
 A person may edit cuts.toml. The state store remembers what plan last generated for
 each talk, so on a re-run an entry that differs from that memory is a person's edit:
 it is kept, and the report says how it differs from the new plan.
@@ -15,44 +19,41 @@ it is kept, and the report says how it differs from the new plan.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from talkcast.config import Config
 from talkcast.cuts import CutList, Span, TalkCut, read_cuts, talk_table, write_cuts
-from talkcast.errors import MediaError
 from talkcast.journal import Entry, Kind, read_journal
-from talkcast.media import probe
+from talkcast.recorder.recordings import (
+    VIDEO_EXTENSIONS,
+    Recording,
+    discover_recordings,
+    obs_name_time,
+    resolve,
+)
 from talkcast.schedule import Schedule, Talk
 from talkcast.state import StateStore
 from talkcast.timecode import format_clock
 
 STORE_KEY = "plan.generated"
-VIDEO_EXTENSIONS = (".mkv", ".mp4", ".mov", ".flv", ".ts", ".m4v")
-# OBS's default file name format, "%CCYY-%MM-%DD %hh-%mm-%ss".
-_OBS_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ _T](\d{2})-(\d{2})-(\d{2})")
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "PlanReport",
+    "Planned",
+    "Recording",
+    "build_plan",
+    "discover_recordings",
+    "merge_edits",
+    "obs_name_time",
+    "run_plan",
+]
 # Overlaps shorter than this between a talk and a recording are rounding, not content.
 _MIN_SPAN = 1.0
-
-
-@dataclass(frozen=True)
-class Recording:
-    """One recording file and when it started (wall clock), if known."""
-
-    file: Path  # absolute
-    duration: float
-    started: datetime | None = None
-    started_from: str = ""  # "journal", "file name", "creation time", "modification time"
-
-    @property
-    def ended(self) -> datetime | None:
-        """When the recording stopped, if its start is known."""
-        return self.started + timedelta(seconds=self.duration) if self.started else None
 
 
 @dataclass
@@ -64,6 +65,7 @@ class PlanReport:
     kept_edits: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     path: Path | None = None  # the cuts.toml written
+    skipped: list[str] = field(default_factory=list)  # talks not to be recorded, with the reason
 
 
 @dataclass(frozen=True)
@@ -320,87 +322,6 @@ def summary_line(talk: TalkCut, detail: str, gaps: Sequence[float] = ()) -> str:
 # ---------------------------------------------------------------- I/O
 
 
-def obs_name_time(path: Path, tz: ZoneInfo) -> datetime | None:
-    """The start time OBS wrote into a file name (``2026-08-27 19-00-03.mkv``), in ``tz``."""
-    match = _OBS_NAME.search(path.stem)
-    if not match:
-        return None
-    try:
-        year, month, day, hour, minute, second = map(int, match.groups())
-        return datetime(year, month, day, hour, minute, second, tzinfo=tz)
-    except ValueError:
-        return None
-
-
-def _creation_time(tags: Mapping[str, str]) -> datetime | None:
-    text = tags.get("creation_time") or tags.get("CREATION_TIME") or tags.get("DATE_RECORDED")
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    # A creation time of the Unix epoch means "not set" in several muxers.
-    if value.tzinfo is None or value.year < 1990:
-        return None
-    return value
-
-
-def discover_recordings(cfg: Config, entries: Sequence[Entry], warnings: list[str]) -> list[Recording]:
-    """Every recording plan can use, in recording order, each with its start time if known."""
-    tz = ZoneInfo(cfg.event.timezone)
-    started: dict[Path, datetime] = {}
-    files: list[Path] = []
-    for e in entries:
-        if e.file and e.kind in (Kind.RECORDING_STARTED, Kind.TALK_START, Kind.TALK_END):
-            path = _resolve(cfg, e.file)
-            if path not in files:
-                files.append(path)
-            if e.kind is Kind.RECORDING_STARTED and path not in started:
-                started[path] = e.at
-    folder = cfg.recordings_dir
-    if folder.is_dir():
-        for path in sorted(folder.iterdir()):
-            if path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".") and path.is_file():
-                resolved = path.resolve()
-                if resolved not in files:
-                    files.append(resolved)
-    recordings = []
-    for path in files:
-        if not path.is_file():
-            warnings.append(f"recording {path} (named in the journal) is missing")
-            continue
-        try:
-            info = probe(path)
-        except MediaError as err:
-            warnings.append(f"recording {path.name} is unreadable, skipped: {err}")
-            continue
-        when, how = started.get(path), "journal"
-        if when is None:
-            when, how = obs_name_time(path, tz), "file name"
-        if when is None:
-            when, how = _creation_time(info.tags), "creation time"
-        if when is None:
-            mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-            when, how = mtime - timedelta(seconds=info.duration), "modification time"
-        recordings.append(Recording(path, info.duration, when, how))
-    # Recording order is wall-clock order (every recording has a start time by now).
-    recordings.sort(key=lambda r: r.started or datetime.max.replace(tzinfo=UTC))
-    return recordings
-
-
-def _resolve(cfg: Config, file: str) -> Path:
-    path = Path(file).expanduser()
-    path = (path if path.is_absolute() else cfg.recordings_dir / path).resolve()
-    if not path.exists():
-        # The journal names the file where OBS wrote it; after the event the recordings are
-        # often copied elsewhere (another machine, a NAS). Look for it by name in recording.dir.
-        moved = cfg.recordings_dir / path.name
-        if moved.is_file():
-            return moved.resolve()
-    return path
-
-
 def run_plan(cfg: Config, schedule: Schedule, store: StateStore) -> PlanReport:
     """Plan every talk and write ``<output_dir>/cuts.toml``, keeping a person's edits.
 
@@ -412,19 +333,23 @@ def run_plan(cfg: Config, schedule: Schedule, store: StateStore) -> PlanReport:
     entries = read_journal(out / "journal.jsonl")
     warnings: list[str] = []  # the schedule's own warnings are the caller's to print
     recordings = discover_recordings(cfg, _absolute_files(cfg, entries), warnings)
+    not_recorded = {t.id: t.no_record_reason or "no recording consent" for t in schedule.talks if not t.record}
     planned, plan_warnings = build_plan(
-        schedule.talks,
-        _absolute_files(cfg, entries),
+        [t for t in schedule.talks if t.record],
+        [e for e in _absolute_files(cfg, entries) if e.talk not in not_recorded],
         recordings,
         padding_before=cfg.recording.padding_before,
         padding_after=cfg.recording.padding_after,
         tz=ZoneInfo(cfg.event.timezone),
     )
     warnings += plan_warnings
-    existing = read_cuts(path) if path.exists() else None
+    existing, removed = _drop_not_recorded(read_cuts(path) if path.exists() else None, not_recorded)
     remembered = {p.cut.id: store.get(p.cut.id, STORE_KEY) for p in planned}
     talks, kept, notes = merge_edits(
-        [p.cut for p in planned], existing, {k: v for k, v in remembered.items() if v is not None}, path.parent
+        [p.cut for p in planned],
+        existing,
+        {k: v for k, v in remembered.items() if v is not None},
+        path.parent,
     )
     details = {p.cut.id: p for p in planned}
     for p in planned:
@@ -439,13 +364,28 @@ def run_plan(cfg: Config, schedule: Schedule, store: StateStore) -> PlanReport:
             summary.append(summary_line(talk, "your edit of cuts.toml"))
         else:
             summary.append(summary_line(talk, how.detail, how.gaps))
+    skipped = [f"{talk_id}: skipped, not recorded ({why})" for talk_id, why in not_recorded.items()]
+    summary += skipped + removed
     for p in planned:
         if p.gaps:
             gaps = ", ".join(f"{g:.1f} s" for g in p.gaps)
             warnings.append(f"talk '{p.cut.id}' spans {len(p.cut.spans)} recordings with {gaps} missing between them")
-    return PlanReport(talks=talks, summary=summary, kept_edits=kept, warnings=warnings, path=path)
+    return PlanReport(talks=talks, summary=summary, kept_edits=kept, warnings=warnings, path=path, skipped=skipped)
+
+
+def _drop_not_recorded(existing: CutList | None, not_recorded: Mapping[str, str]) -> tuple[CutList | None, list[str]]:
+    """cuts.toml without the talks not to be recorded (an older plan may have written them)."""
+    if existing is None:
+        return None, []
+    removed = [
+        f"{t.id}: removed from cuts.toml, not to be recorded ({not_recorded[t.id]})"
+        for t in existing.talks
+        if t.id in not_recorded
+    ]
+    kept = tuple(t for t in existing.talks if t.id not in not_recorded)
+    return CutList(path=existing.path, talks=kept), removed
 
 
 def _absolute_files(cfg: Config, entries: Sequence[Entry]) -> list[Entry]:
     """Journal entries with their file paths made absolute (relative ones are in the recordings folder)."""
-    return [replace(e, file=str(_resolve(cfg, e.file))) if e.file else e for e in entries]
+    return [replace(e, file=str(resolve(cfg, e.file))) if e.file else e for e in entries]

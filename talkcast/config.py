@@ -7,50 +7,39 @@ a "did you mean" hint) so that a typo never silently falls back to a default.
 Paths in the file are relative to the file's own folder. Secrets (the OBS password,
 stream keys) are never read from event.toml itself: they come from an environment
 variable or from the secrets file, and are held in ``Secret`` objects that never print.
+
+Recording consent: a talk the schedule export marks "do not record" (pretalx
+``do_not_record``, frab ``<optout>``) is skipped by ``plan``. An organiser who has the
+speaker's consent after all overrides it per talk, by the talk's id as ``talkcast
+schedule`` shows it::
+
+    [talk_overrides."democon-2901-open-source-executive-info-mediaries"]
+    record = true     # record it anyway; `record = false` skips a talk the export allows
+
+Inline ``[[talks]]`` take ``record = false`` directly.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import logging
 import os
-import tomllib
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from talkcast.errors import ConfigError
-from talkcast.secrets import Secret, register_secret, warn_if_readable
-
-log = logging.getLogger(__name__)
+from talkcast.secrets import Secret, read_secrets_file, register_secret
+from talkcast.tomlmap import Loader, did_you_mean, read_toml
 
 # Whisper model names faster-whisper knows how to fetch from the hub, plus the bundled one.
 KNOWN_MODELS = (
-    "tiny.en",
-    "tiny",
-    "base.en",
-    "base",
-    "small.en",
-    "small",
-    "medium.en",
-    "medium",
-    "large-v1",
-    "large-v2",
-    "large-v3",
-    "large",
-    "distil-large-v2",
-    "distil-medium.en",
-    "distil-small.en",
-    "distil-large-v3",
-    "distil-large-v3.5",
-    "large-v3-turbo",
-    "turbo",
-)
+    "tiny.en", "tiny", "base.en", "base", "small.en", "small", "medium.en", "medium", "large-v1", "large-v2",
+    "large-v3", "large", "distil-large-v2", "distil-medium.en", "distil-small.en", "distil-large-v3",
+    "distil-large-v3.5", "large-v3-turbo", "turbo",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -84,6 +73,14 @@ class InlineTalk:
     language: str = ""
     abstract: str = ""
     room: str = ""
+    record: bool = True  # false: the speaker asked not to be recorded
+
+
+@dataclass(frozen=True)
+class TalkOverride:
+    """One ``[talk_overrides.<talk id>]`` table: the organiser's word over the schedule export's."""
+
+    record: bool | None = None  # None: as the export says
 
 
 @dataclass(frozen=True)
@@ -263,6 +260,7 @@ class Config:
     event: EventConfig
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     talks: tuple[InlineTalk, ...] = ()
+    talk_overrides: dict[str, TalkOverride] = field(default_factory=dict)
     obs: ObsConfig = field(default_factory=ObsConfig)
     scenes: ScenesConfig = field(default_factory=ScenesConfig)
     destinations: tuple[DestinationConfig, ...] = ()
@@ -288,134 +286,33 @@ class Config:
         return self.recording.dir or self.event.output_dir
 
 
-# Field names that are Python keywords are spelled with a trailing underscore.
-_TOML_NAME = {"break_": "break"}
-# Fields that are filled by talkcast, never written in event.toml.
-_DERIVED = {"password", "key", "token"}
-
-T = TypeVar("T")
-
-
-class _Loader:
-    """Converts a parsed TOML tree into the dataclasses above, naming the key on error."""
-
-    def __init__(self, file: Path) -> None:
-        self.file = file
-        self.base = file.parent
-
-    def fail(self, key: str, message: str) -> typing.NoReturn:
-        raise ConfigError(self.file, key, message)
-
-    def build(self, cls: type[T], data: Any, key: str) -> T:
-        if not isinstance(data, Mapping):
-            self.fail(key, f"expected a table, got {_kind(data)}")
-        hints = typing.get_type_hints(cls)
-        fields = {_TOML_NAME.get(f.name, f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        settable = [n for n, f in fields.items() if f.name not in _DERIVED]
-        values: dict[str, Any] = {}
-        for name, value in data.items():
-            sub = f"{key}.{name}" if key else name
-            if name not in settable:
-                self.fail(sub, "unknown key" + _did_you_mean(name, settable))
-            f = fields[name]
-            values[f.name] = self.convert(hints[f.name], value, sub)
-        for name, f in fields.items():
-            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            if required and f.name not in values:
-                self.fail(f"{key}.{name}" if key else name, "missing required key")
-        return cls(**values)
-
-    def convert(self, tp: Any, value: Any, key: str) -> Any:
-        origin = typing.get_origin(tp)
-        args = typing.get_args(tp)
-        if origin in (types.UnionType, typing.Union):
-            inner = [a for a in args if a is not type(None)]
-            for alternative in inner[1:]:
-                # Several accepted types (e.g. `str | float`): the first that fits wins.
-                try:
-                    return self.convert(alternative, value, key)
-                except ConfigError:
-                    continue
-            return self.convert(inner[0], value, key)
-        if origin is Literal:
-            if value not in args:
-                choices = ", ".join(repr(a) for a in args)
-                self.fail(
-                    key, f"must be one of {choices}, got {value!r}" + _did_you_mean(str(value), [str(a) for a in args])
-                )
-            return value
-        if origin is tuple:
-            if not isinstance(value, list):
-                self.fail(key, f"expected a list, got {_kind(value)}")
-            return tuple(self.convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
-        if tp is Path:
-            if not isinstance(value, str) or not value:
-                self.fail(key, f"expected a path string, got {_kind(value)}")
-            return (self.base / Path(value).expanduser()).resolve()
-        if tp is bool:
-            if not isinstance(value, bool):
-                self.fail(key, f"expected true or false, got {_kind(value)}")
-            return value
-        if tp is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                self.fail(key, f"expected a whole number, got {_kind(value)}")
-            return value
-        if tp is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                self.fail(key, f"expected a number, got {_kind(value)}")
-            return float(value)
-        if tp is str:
-            if not isinstance(value, str):
-                self.fail(key, f"expected a string, got {_kind(value)}")
-            return value
-        if dataclasses.is_dataclass(tp):
-            return self.build(tp, value, key)  # type: ignore[arg-type]
-        raise TypeError(f"config type {tp!r} is not supported")  # a bug in this module
-
-
-def _kind(value: Any) -> str:
-    names = {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "a table"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate event.toml; resolve relative paths and load the secrets."""
     file = Path(path).expanduser().resolve()
     if not file.is_file():
         raise ConfigError(file, None, "file not found" if not file.exists() else "not a file")
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(file, None, f"not valid TOML: {err}") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(file, None, f"cannot be read: {err}") from err
-
-    loader = _Loader(file)
+    data = read_toml(file)
+    loader = Loader(file)
     if "event" not in data:
         loader.fail("event", "missing required table [event]")
     cfg = _build_config(loader, data, file)
     return _resolve_secrets(loader, cfg, environ if environ is not None else os.environ)
 
 
-def _build_config(loader: _Loader, data: dict[str, Any], file: Path) -> Config:
+def _build_config(loader: Loader, data: dict[str, Any], file: Path) -> Config:
     hints = typing.get_type_hints(Config)
     names = [f.name for f in dataclasses.fields(Config) if f.name != "file"]
     values: dict[str, Any] = {}
     for name, value in data.items():
         if name not in names:
-            loader.fail(name, "unknown table" + _did_you_mean(name, names))
+            loader.fail(name, "unknown table" + did_you_mean(name, names))
         values[name] = loader.convert(hints[name], value, name)
     cfg = Config(file=file, **values)
     _check(loader, cfg)
     return cfg
 
 
-def _check(loader: _Loader, cfg: Config) -> None:
+def _check(loader: Loader, cfg: Config) -> None:
     """Cross-field checks that the types alone cannot express."""
     try:
         ZoneInfo(cfg.event.timezone)
@@ -423,20 +320,21 @@ def _check(loader: _Loader, cfg: Config) -> None:
         loader.fail("event.timezone", f"unknown time zone '{cfg.event.timezone}'")
     model = cfg.transcribe.model
     if not _looks_like_path(model) and model not in KNOWN_MODELS:
-        loader.fail("transcribe.model", f"unknown model '{model}'" + _did_you_mean(model, list(KNOWN_MODELS)))
+        loader.fail("transcribe.model", f"unknown model '{model}'" + did_you_mean(model, list(KNOWN_MODELS)))
     if _looks_like_path(model) and not (cfg.base_dir / model).is_dir():
         loader.fail("transcribe.model", f"model folder '{model}' does not exist")
     if cfg.schedule.file is not None and not cfg.schedule.file.is_file():
         loader.fail("schedule.file", f"file '{cfg.schedule.file}' does not exist")
     if cfg.event.secrets_file is not None and not cfg.event.secrets_file.is_file():
         loader.fail("event.secrets_file", f"file '{cfg.event.secrets_file}' does not exist")
-    names: set[str] = set()
-    for i, dest in enumerate(cfg.destinations):
-        if dest.name in names:
-            loader.fail(f"destinations[{i}].name", f"'{dest.name}' is used twice")
-        names.add(dest.name)
-        if dest.kind == "rtmp" and not dest.url.startswith(("rtmp://", "rtmps://")):
-            loader.fail(f"destinations[{i}].url", "expected an rtmp:// or rtmps:// URL")
+    _check_destinations(loader, cfg)
+    for key, port, lowest in (
+        ("obs.port", cfg.obs.port, 1),
+        ("relay.ingest_port", cfg.relay.ingest_port, 1),
+        ("live.http_port", cfg.live.http_port, 0),  # 0: any free port (the API prints where)
+    ):
+        if not lowest <= port <= 65535:
+            loader.fail(key, f"port {port} is out of range ({lowest}..65535)")
     if cfg.recording.padding_before < 0 or cfg.recording.padding_after < 0:
         loader.fail("recording.padding_before", "padding must not be negative")
     seen: set[str] = set()
@@ -444,6 +342,36 @@ def _check(loader: _Loader, cfg: Config) -> None:
         if talk.id in seen:
             loader.fail(f"talks[{i}].id", f"'{talk.id}' is used twice")
         seen.add(talk.id)
+
+
+def _check_destinations(loader: Loader, cfg: Config) -> None:
+    names: set[str] = set()
+    for i, dest in enumerate(cfg.destinations):
+        if dest.name in names:
+            loader.fail(f"destinations[{i}].name", f"'{dest.name}' is used twice")
+        names.add(dest.name)
+        if dest.kind == "rtmp" and not dest.url.startswith(("rtmp://", "rtmps://")):
+            loader.fail(f"destinations[{i}].url", "expected an rtmp:// or rtmps:// URL")
+
+
+def ensure_output_dir(cfg: Config) -> Path:
+    """Create the output folder if needed, for the commands that write into it.
+
+    ``ConfigError`` naming ``event.output_dir`` when it cannot be created or written (a
+    read-only file system, no permission, a file in the way). Not part of ``load_config``,
+    so that read-only commands (``schedule``, ``doctor``) still work and report it.
+    """
+    folder = cfg.output_dir
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(cfg.file, "event.output_dir", f"{folder} is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(cfg.file, "event.output_dir", f"{folder} cannot be created: {err.strerror or err}") from err
+    if not os.access(folder, os.W_OK | os.X_OK):
+        why = "is not writable (read-only file system or no permission)"
+        raise ConfigError(cfg.file, "event.output_dir", f"{folder} {why}")
+    return folder
 
 
 def _looks_like_path(model: str) -> bool:
@@ -456,7 +384,7 @@ def model_path(cfg: Config) -> str:
     return str((cfg.base_dir / model).resolve()) if _looks_like_path(model) else model
 
 
-def _resolve_secrets(loader: _Loader, cfg: Config, environ: Mapping[str, str]) -> Config:
+def _resolve_secrets(loader: Loader, cfg: Config, environ: Mapping[str, str]) -> Config:
     """Fill in the Secret fields from the environment, then from the secrets file."""
     file_secrets = _read_secrets_file(cfg)
 
@@ -478,30 +406,10 @@ def _resolve_secrets(loader: _Loader, cfg: Config, environ: Mapping[str, str]) -
 
 
 def _read_secrets_file(cfg: Config) -> dict[str, str]:
-    """Flatten secrets.toml into dotted keys; its default place is beside event.toml."""
+    """secrets.toml as dotted keys; its default place is beside event.toml."""
     path = cfg.event.secrets_file or cfg.base_dir / "secrets.toml"
-    if not path.is_file():
-        return {}
-    warn_if_readable(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as err:
-        # Never echo the file's content: it is full of secrets.
-        raise ConfigError(path, None, f"cannot be read as TOML ({type(err).__name__})") from err
-    flat: dict[str, str] = {}
-
-    def walk(prefix: str, node: Mapping[str, Any]) -> None:
-        for k, v in node.items():
-            name = f"{prefix}{k}"
-            if isinstance(v, Mapping):
-                walk(name + ".", v)
-            elif isinstance(v, str):
-                flat[name] = v
-            else:
-                raise ConfigError(path, name, "expected a string")
-
-    walk("", data)
-    return flat
+    allowed = ["obs_password", "live_token", *(f"keys.{d.name}" for d in cfg.destinations)]
+    return read_secrets_file(path, allowed)
 
 
 def minimal_config(output_dir: Path, *, name: str = "talkcast", file: Path | None = None) -> Config:

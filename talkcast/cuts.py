@@ -8,7 +8,7 @@ paths are relative to the file's own folder. A talk gives either ``source``/``st
 from __future__ import annotations
 
 import json
-import tomllib
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +16,11 @@ from typing import Any
 
 from talkcast.errors import ConfigError
 from talkcast.fsutil import atomic_write_text
-from talkcast.schedule import is_safe_id
+from talkcast.talks import clean_line, clean_text, is_safe_id, whisper_language
 from talkcast.timecode import format_clock, parse_seconds
+from talkcast.tomlmap import printable, read_toml
+
+log = logging.getLogger(__name__)
 
 _TALK_KEYS = {"id", "title", "speakers", "language", "source", "start", "end", "sources", "abstract", "origin"}
 
@@ -70,13 +73,10 @@ def read_cuts(path: Path) -> CutList:
     """Parse cuts.toml; ``ConfigError`` naming the file and ``talk[i].key`` on any problem."""
     if not path.is_file():
         raise ConfigError(path, None, "file not found (run `talkcast plan` first)")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as err:
-        raise ConfigError(path, None, f"not valid TOML: {err}") from err
+    data = read_toml(path)
     unknown = set(data) - {"talk"}
     if unknown:
-        raise ConfigError(path, sorted(unknown)[0], "unknown key (cuts.toml holds [[talk]] tables only)")
+        raise ConfigError(path, printable(sorted(unknown)[0]), "unknown key (cuts.toml holds [[talk]] tables only)")
     raw = data.get("talk", [])
     if not isinstance(raw, list):
         raise ConfigError(path, "talk", "expected [[talk]] tables")
@@ -92,16 +92,21 @@ def read_cuts(path: Path) -> CutList:
 
 
 def parse_talk(path: Path, i: int, entry: Any) -> TalkCut:
-    """Validate one ``[[talk]]`` table of cuts.toml."""
+    """Validate one ``[[talk]]`` table of cuts.toml.
+
+    Control characters are dropped from the id, title and speakers (and from the abstract,
+    but for newlines and tabs); a language name or locale tag becomes a Whisper code.
+    """
     where = f"talk[{i}]"
     if not isinstance(entry, Mapping):
         raise ConfigError(path, where, "expected a table")
     talk_id = entry.get("id")
     if isinstance(talk_id, str):
+        talk_id = clean_line(talk_id)
         where = f"talk '{talk_id}'"
     for key in entry:
         if key not in _TALK_KEYS:
-            raise ConfigError(path, f"{where}.{key}", "unknown key")
+            raise ConfigError(path, f"{where}.{printable(key)}", "unknown key")
     if not isinstance(talk_id, str) or not is_safe_id(talk_id):
         raise ConfigError(
             path, f"{where}.id", f"{talk_id!r} is not safe as a folder name (use a-z, 0-9, '-', '_', '.')"
@@ -128,13 +133,22 @@ def parse_talk(path: Path, i: int, entry: Any) -> TalkCut:
         )
     return TalkCut(
         id=talk_id,
-        title=title,
+        title=clean_line(title) or talk_id,
         spans=spans,
-        speakers=tuple(speakers),
-        language=str(entry.get("language", "")),
-        abstract=str(entry.get("abstract", "")),
-        origin=str(entry.get("origin", "")),
+        speakers=tuple(n for n in map(clean_line, speakers) if n),
+        language=_language(path, where, entry.get("language", "")),
+        abstract=clean_text(entry.get("abstract", "")),
+        origin=clean_line(entry.get("origin", "")),
     )
+
+
+def _language(path: Path, where: str, value: object) -> str:
+    """A Whisper code; an unknown language is a warning and left to detection."""
+    code = whisper_language(value)
+    if code is None:
+        log.warning("%s: %s.language: unknown language %r; it will be detected", path.name, where, value)
+        return ""
+    return code
 
 
 def _span(path: Path, base: Path, where: str, item: Any) -> Span:
@@ -154,7 +168,11 @@ def _span(path: Path, base: Path, where: str, item: Any) -> Span:
             raise ConfigError(path, f"{where}.{key}", str(err)) from err
     if times["end"] <= times["start"]:
         raise ConfigError(path, f"{where}.end", f"end ({item['end']}) is not after start ({item['start']})")
-    return Span(file=(base / file).resolve(), start=times["start"], end=times["end"])
+    try:
+        resolved = (base / file).resolve()
+    except (OSError, RuntimeError, ValueError) as err:  # a NUL byte, a symlink loop
+        raise ConfigError(path, f"{where}.{file_key}", f"bad file name {file!r} ({err})") from err
+    return Span(file=resolved, start=times["start"], end=times["end"])
 
 
 # ---------------------------------------------------------------- writing

@@ -1,54 +1,31 @@
-"""The programme: pretalx JSON, frab/Pentabarf XML, or ``[[talks]]`` inline in event.toml.
+"""The programme: pretalx JSON, c3voc JSON, frab/Pentabarf XML, or ``[[talks]]`` in event.toml.
 
-All three become one ``Schedule`` of ``Talk`` objects with timezone-aware start times.
+All of them become one ``Schedule`` of ``Talk`` objects with timezone-aware start times.
 A malformed schedule raises ``ScheduleError`` naming the file and the talk; an
 inconsistent one (overlapping talks in a room) produces warnings naming both talks.
+With a room selected only that room's talks are strict: an unreadable event in another
+room is a warning. Recording consent comes from the export (pretalx ``do_not_record``,
+frab ``<optout>``) unless event.toml's ``[talk_overrides.<id>]`` says otherwise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
-import re
-import unicodedata
-import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from talkcast.config import Config
 from talkcast.errors import ScheduleError
-from talkcast.timecode import parse_duration
+from talkcast.talks import SAFE_ID, Talk, clean_line, is_safe_id, make_talk, slugify
 
-SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
-
-
-@dataclass(frozen=True)
-class Talk:
-    """One talk of the programme."""
-
-    id: str  # safe as a folder name
-    title: str
-    start: datetime  # timezone-aware
-    duration: timedelta
-    speakers: tuple[str, ...] = ()
-    room: str = ""
-    language: str = ""
-    abstract: str = ""
-    track: str = ""
-    links: tuple[str, ...] = ()
-    # Recording consent: False for a talk the speaker asked not to be recorded (pretalx
-    # do_not_record, frab <optout>); ``no_record_reason`` says where that came from.
-    record: bool = True
-    no_record_reason: str = ""
-
-    @property
-    def end(self) -> datetime:
-        """When the talk is scheduled to end."""
-        return self.start + self.duration
+__all__ = ["SAFE_ID", "Parsed", "Schedule", "Talk", "is_safe_id", "load_schedule", "read_schedule_file", "slugify"]
 
 
 @dataclass(frozen=True)
@@ -69,61 +46,110 @@ class Schedule:
         return tuple(dict.fromkeys(t.room for t in self.talks))
 
 
-def slugify(text: str) -> str:
-    """A folder-safe id from a title: lower case ASCII, words joined by hyphens."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:60].rstrip("-") or "talk"
+@dataclass
+class Parsed:
+    """A schedule file as read, before a room is chosen.
 
+    ``failures`` holds the events that could not be read, each with its room (None when
+    even the room is unreadable): whether they are errors depends on the room chosen.
+    """
 
-def is_safe_id(talk_id: str) -> bool:
-    """Whether ``talk_id`` is safe as a folder name (no slashes, dots first, spaces...)."""
-    return bool(SAFE_ID.match(talk_id)) and talk_id not in (".", "..")
+    path: Path
+    talks: list[Talk] = field(default_factory=list)
+    rooms: list[str] = field(default_factory=list)  # every room the file names, even empty ones
+    failures: list[tuple[str | None, ScheduleError]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def room(self, name: object) -> str:
+        """Note a room the file names; returns its cleaned name."""
+        clean = clean_line(name)
+        if clean and clean not in self.rooms:
+            self.rooms.append(clean)
+        return clean
+
+    def add(self, room: str | None, label: str, make: Callable[[], Talk]) -> None:
+        """Read one event with ``make``; a failure is kept with its room, not raised."""
+        try:
+            talk = make()
+        except ScheduleError as err:
+            self.failures.append((room, err))
+            return
+        except (TypeError, ValueError, AttributeError, OverflowError) as err:
+            # A field of a type no exporter writes: this event is unreadable, not the file.
+            error = ScheduleError(
+                self.path, label or None, f"unreadable event ({type(err).__name__}: {clean_line(err)})"
+            )
+            self.failures.append((room, error))
+            return
+        self.talks.append(talk)
+        if talk.room:
+            self.room(talk.room)
 
 
 def load_schedule(cfg: Config) -> Schedule:
     """The configured schedule: the schedule file if given, else the inline talks."""
     tz = ZoneInfo(cfg.event.timezone)
     if cfg.schedule.file is not None:
-        path = cfg.schedule.file
-        talks = read_schedule_file(path, tz)
         if cfg.talks:
             raise ScheduleError(cfg.file, None, "give either schedule.file or [[talks]], not both")
+        parsed = parse_schedule_file(cfg.schedule.file, tz)
     else:
-        path = cfg.file
-        talks = [_inline_talk(cfg.file, t, tz) for t in cfg.talks]
-    return finish(path, talks, room=cfg.schedule.room)
+        parsed = Parsed(cfg.file)
+        for t in cfg.talks:
+            parsed.add(t.room or None, clean_line(t.id), partial(_inline_talk, cfg.file, t, tz, parsed.warnings))
+    _apply_overrides(cfg, parsed)
+    return finish(parsed, room=cfg.schedule.room)
+
+
+def _apply_overrides(cfg: Config, parsed: Parsed) -> None:
+    """The organiser's ``[talk_overrides.<id>]`` tables over what the export said."""
+    known = {t.id for t in parsed.talks}
+    for talk_id in cfg.talk_overrides:
+        if talk_id not in known:
+            parsed.warnings.append(f"{cfg.file.name}: talk_overrides.{talk_id}: no such talk in the schedule")
+    for i, talk in enumerate(parsed.talks):
+        override = cfg.talk_overrides.get(talk.id)
+        if override is None or override.record is None:
+            continue
+        reason = "" if override.record else f"record = false in {cfg.file.name}"
+        parsed.talks[i] = dataclasses.replace(talk, record=override.record, no_record_reason=reason)
 
 
 def read_schedule_file(path: Path, tz: ZoneInfo) -> list[Talk]:
-    """Read pretalx JSON or frab XML, chosen by content, not by name."""
+    """Every talk of a schedule file, strictly: any unreadable event is an error."""
+    parsed = parse_schedule_file(path, tz)
+    if parsed.failures:
+        raise parsed.failures[0][1]
+    return parsed.talks
+
+
+def parse_schedule_file(path: Path, tz: ZoneInfo) -> Parsed:
+    """Read pretalx JSON, c3voc JSON or frab XML, chosen by content, not by name."""
+    from talkcast.frab import parse_frab_xml
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ScheduleError(path, None, f"cannot be read: {err}") from err
-    stripped = text.lstrip()
+    stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{"):
-        return parse_pretalx_json(path, text, tz)
+        return parse_json(path, text, tz)
     if stripped.startswith("<"):
         return parse_frab_xml(path, text, tz)
-    raise ScheduleError(path, None, "neither a pretalx JSON nor a frab XML schedule")
+    raise ScheduleError(path, None, "neither a pretalx/c3voc JSON nor a frab XML schedule")
 
 
-def finish(path: Path, talks: Iterable[Talk], *, room: str | None) -> Schedule:
+def finish(parsed: Parsed, *, room: str | None) -> Schedule:
     """Select one room, sort by start, reject duplicate ids and warn about overlaps."""
-    all_talks = list(talks)
-    if room is not None:
-        rooms = list(dict.fromkeys(t.room for t in all_talks))
-        if room not in rooms:
-            raise ScheduleError(path, None, f"room '{room}' not found (rooms: {', '.join(rooms) or 'none'})")
-        all_talks = [t for t in all_talks if t.room == room]
+    path = parsed.path
+    warnings = list(parsed.warnings)
+    all_talks = _select_room(parsed, room, warnings)
     all_talks.sort(key=lambda t: (t.start, t.id))
     seen: set[str] = set()
     for t in all_talks:
         if t.id in seen:
             raise ScheduleError(path, t.id, "id is used by more than one talk")
         seen.add(t.id)
-    warnings = []
     by_room: dict[str, list[Talk]] = {}
     for t in all_talks:
         by_room.setdefault(t.room, []).append(t)
@@ -135,45 +161,28 @@ def finish(path: Path, talks: Iterable[Talk], *, room: str | None) -> Schedule:
     return Schedule(talks=tuple(all_talks), source=path, warnings=tuple(warnings))
 
 
-def _talk(
-    path: Path,
-    raw_id: str,
-    *,
-    title: object,
-    start: datetime,
-    duration: object,
-    speakers: Iterable[str],
-    room: str,
-    language: object,
-    abstract: object,
-    track: object = "",
-    links: Iterable[str] = (),
-) -> Talk:
-    """Validate one talk's fields, naming the talk in any error."""
-    talk_id = raw_id
-    if not isinstance(title, str) or not title.strip():
-        raise ScheduleError(path, talk_id, "missing title")
-    if not is_safe_id(talk_id):
-        raise ScheduleError(path, talk_id, "id is not safe as a folder name (use a-z, 0-9, '-', '_', '.')")
-    try:
-        length = parse_duration(duration)
-    except ValueError as err:
-        raise ScheduleError(path, talk_id, str(err)) from err
-    return Talk(
-        id=talk_id,
-        title=title.strip(),
-        start=start,
-        duration=length,
-        speakers=tuple(s.strip() for s in speakers if s and s.strip()),
-        room=room,
-        language=str(language or "").strip().lower()[:8],
-        abstract=str(abstract or "").strip(),
-        track=str(track or "").strip(),
-        links=tuple(links),
-    )
+def _select_room(parsed: Parsed, room: str | None, warnings: list[str]) -> list[Talk]:
+    """The talks of ``room`` (every talk if None); unreadable events elsewhere become warnings."""
+    if room is None:
+        if parsed.failures:
+            raise parsed.failures[0][1]
+        return list(parsed.talks)
+    rooms = list(dict.fromkeys([*parsed.rooms, *(t.room for t in parsed.talks)]))
+    if room not in rooms:
+        listed = ", ".join(rooms) or "none"
+        raise ScheduleError(parsed.path, None, f"room '{clean_line(room)}' not found (rooms: {listed})")
+    for where, err in parsed.failures:
+        if where == room:
+            raise err
+        warnings.append(f"skipped an event in room '{where or '?'}': {err}")
+    talks = [t for t in parsed.talks if t.room == room]
+    if not talks:
+        raise ScheduleError(parsed.path, None, f"no talks in room '{clean_line(room)}'")
+    return talks
 
 
-def _parse_datetime(path: Path, talk: str, text: object, tz: ZoneInfo) -> datetime:
+def parse_datetime(path: Path, talk: str, text: object, tz: ZoneInfo) -> datetime:
+    """An ISO 8601 start time; without an offset it is in ``tz``."""
     if not isinstance(text, str) or not text.strip():
         raise ScheduleError(path, talk, "missing start time")
     try:
@@ -183,115 +192,177 @@ def _parse_datetime(path: Path, talk: str, text: object, tz: ZoneInfo) -> dateti
     return value if value.tzinfo is not None else value.replace(tzinfo=tz)
 
 
-# ---------------------------------------------------------------- pretalx / frab JSON
-
-
-def parse_pretalx_json(path: Path, text: str, tz: ZoneInfo) -> list[Talk]:
-    """pretalx's frab-compatible schedule.json: schedule → conference → days → rooms → talks."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ScheduleError(path, None, f"not valid JSON (line {err.lineno}: {err.msg})") from err
-    try:
-        conference = data["schedule"]["conference"]
-        days = conference["days"]
-    except (KeyError, TypeError) as err:
-        raise ScheduleError(path, None, f"not a pretalx schedule: missing {err}") from err
-    if conference.get("time_zone_name"):
-        try:
-            tz = ZoneInfo(conference["time_zone_name"])
-        except (KeyError, ValueError) as err:
-            raise ScheduleError(path, None, f"unknown time zone {conference['time_zone_name']!r}") from err
-    talks = []
-    for day in days:
-        rooms = day.get("rooms") if isinstance(day, Mapping) else None
-        if not isinstance(rooms, Mapping):
-            raise ScheduleError(
-                path, None, f"day {day.get('index', '?') if isinstance(day, Mapping) else '?'}: missing rooms"
-            )
-        for room_name, events in rooms.items():
-            for ev in events:
-                talks.append(_pretalx_talk(path, ev, str(room_name), tz))
-    return talks
-
-
-def _pretalx_talk(path: Path, ev: Mapping[str, Any], room: str, tz: ZoneInfo) -> Talk:
-    raw_id = str(ev.get("slug") or ev.get("guid") or ev.get("id") or "")
-    label = raw_id or str(ev.get("title") or "?")
-    if not raw_id:
-        raw_id = slugify(str(ev.get("title") or "talk"))
-    talk_id = _short_slug(raw_id)
-    start = _parse_datetime(path, label, ev.get("date"), tz)
-    persons = ev.get("persons") or []
-    speakers = [str(p.get("public_name") or p.get("name") or "") for p in persons if isinstance(p, Mapping)]
-    links = [str(link.get("url")) for link in ev.get("links") or [] if isinstance(link, Mapping) and link.get("url")]
-    if ev.get("url"):
-        links.insert(0, str(ev["url"]))
-    return _talk(
-        path, talk_id, title=ev.get("title"), start=start, duration=ev.get("duration"),
-        speakers=speakers, room=str(ev.get("room") or room), language=ev.get("language"),
-        abstract=ev.get("abstract") or ev.get("description"), track=ev.get("track"), links=links,
-    )  # fmt: skip
-
-
-def _short_slug(slug: str) -> str:
+def short_slug(slug: str) -> str:
     """pretalx slugs are ``<event>-<code>-<title-words>``; keep them folder-safe and short."""
+    slug = clean_line(slug)
     clean = slugify(slug) if not is_safe_id(slug) else slug
     return clean[:80]
 
 
-# ---------------------------------------------------------------- frab / Pentabarf XML
-
-
-def parse_frab_xml(path: Path, text: str, tz: ZoneInfo) -> list[Talk]:
-    """frab/Pentabarf schedule.xml: schedule → day → room → event."""
+def zone(path: Path, name: object, default: ZoneInfo) -> ZoneInfo:
+    """The schedule's own time zone if it names one, else ``default``."""
+    if not name:
+        return default
     try:
-        root = ET.fromstring(text)  # noqa: S314 - a local file the organiser gave us
-    except ET.ParseError as err:
-        raise ScheduleError(path, None, f"not valid XML ({err})") from err
-    if root.tag != "schedule":
-        raise ScheduleError(path, None, f"not a frab schedule: root element is <{root.tag}>")
-    tz_name = root.findtext("conference/time_zone_name")
-    if tz_name:
-        try:
-            tz = ZoneInfo(tz_name.strip())
-        except (KeyError, ValueError) as err:
-            raise ScheduleError(path, None, f"unknown time zone {tz_name!r}") from err
-    talks = []
-    for day in root.iter("day"):
-        for room in day.iter("room"):
-            for ev in room.iter("event"):
-                talks.append(_frab_talk(path, ev, room.get("name", ""), day.get("date", ""), tz))
-    return talks
+        return ZoneInfo(str(name).strip())
+    except (KeyError, ValueError, OSError) as err:
+        raise ScheduleError(path, None, f"unknown time zone {name!r}") from err
 
 
-def _frab_talk(path: Path, ev: ET.Element, room: str, day_date: str, tz: ZoneInfo) -> Talk:
-    raw_id = (ev.findtext("slug") or ev.get("guid") or ev.get("id") or "").strip()
-    title = (ev.findtext("title") or "").strip()
-    label = raw_id or title or "?"
-    talk_id = _short_slug(raw_id or slugify(title or "talk"))
-    date_text = (ev.findtext("date") or "").strip()
-    if not date_text:
-        start_text = (ev.findtext("start") or "").strip()
-        if not day_date or not start_text:
-            raise ScheduleError(path, label, "missing start time")
-        date_text = f"{day_date}T{start_text}"
-    start = _parse_datetime(path, label, date_text, tz)
-    speakers = [(p.text or "").strip() for p in ev.iter("person")]
-    links = [link.get("href", "") for link in ev.iter("link") if link.get("href")]
-    return _talk(
-        path, talk_id, title=title, start=start, duration=(ev.findtext("duration") or "").strip(),
-        speakers=speakers, room=(ev.findtext("room") or room).strip(), language=ev.findtext("language"),
-        abstract=ev.findtext("abstract") or ev.findtext("description"), track=ev.findtext("track"), links=links,
+def opted_out(value: object) -> bool:
+    """Whether a consent field says "do not record": true, "true", "yes", "1"."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1")
+    return value is True or value == 1
+
+
+_NO_LICENSE = ("none", "no", "no recording", "do not record", "not recorded", "norecording")
+
+
+def license_forbids(value: object) -> bool:
+    """Whether a ``recording_license`` value says the talk must not be recorded."""
+    return isinstance(value, str) and value.strip().lower() in _NO_LICENSE
+
+
+# ---------------------------------------------------------------- pretalx / c3voc JSON
+
+
+def parse_json(path: Path, text: str, tz: ZoneInfo) -> Parsed:
+    """pretalx's frab-compatible JSON (days → rooms → talks) or c3voc's v2 (flat events)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ScheduleError(path, None, f"not valid JSON (line {err.lineno}: {err.msg})") from err
+    except RecursionError as err:
+        raise ScheduleError(path, None, "not valid JSON (nested too deeply)") from err
+    schedule = data.get("schedule") if isinstance(data, Mapping) else None
+    if schedule is None:
+        raise ScheduleError(path, None, "not a pretalx schedule: missing 'schedule'")
+    if not isinstance(schedule, Mapping):
+        raise ScheduleError(path, None, "not a pretalx schedule: 'schedule' is not an object")
+    conference = schedule.get("conference")
+    if not isinstance(conference, Mapping):
+        raise ScheduleError(path, None, "not a pretalx schedule: missing 'conference'")
+    tz = zone(path, conference.get("time_zone_name"), tz)
+    if isinstance(schedule.get("events"), list):
+        return _parse_c3voc(path, schedule, conference, tz)
+    return _parse_pretalx(path, conference.get("days"), tz)
+
+
+def _parse_pretalx(path: Path, days: object, tz: ZoneInfo) -> Parsed:
+    """pretalx: ``conference.days[].rooms.<room>`` lists the events."""
+    if days is None:
+        raise ScheduleError(path, None, "not a pretalx schedule: missing 'days'")
+    if not isinstance(days, list):
+        raise ScheduleError(path, None, "conference.days: expected a list of days")
+    parsed = Parsed(path)
+    for i, day in enumerate(days):
+        rooms = day.get("rooms") if isinstance(day, Mapping) else None
+        if not isinstance(rooms, Mapping):
+            raise ScheduleError(path, None, f"conference.days[{i}]: missing rooms")
+        for room_name, events in rooms.items():
+            room = parsed.room(room_name)
+            if not isinstance(events, list):
+                error = ScheduleError(path, None, f"conference.days[{i}].rooms.{room}: expected a list of events")
+                parsed.failures.append((room, error))
+                continue
+            for ev in events:
+                parsed.add(room, _label(ev), partial(_pretalx_talk, path, ev, room, tz, parsed.warnings))
+    return parsed
+
+
+def _label(ev: object) -> str:
+    if not isinstance(ev, Mapping):
+        return ""
+    return clean_line(ev.get("slug") or ev.get("guid") or ev.get("id") or ev.get("title") or "")
+
+
+def _event_id(ev: Mapping[str, Any]) -> str:
+    raw_id = str(ev.get("slug") or ev.get("guid") or ev.get("id") or ev.get("code") or "")
+    return short_slug(raw_id or slugify(clean_line(ev.get("title") or "talk")))
+
+
+def _consent(ev: Mapping[str, Any], source: str) -> str:
+    if opted_out(ev.get("do_not_record")):
+        return f"do_not_record in the {source}"
+    recording = ev.get("recording")
+    if isinstance(recording, Mapping) and opted_out(recording.get("optout")):
+        return f"recording optout in the {source}"
+    if license_forbids(ev.get("recording_license")):
+        return f"recording_license {ev['recording_license']!r} in the {source}"
+    return ""
+
+
+def _links(ev: Mapping[str, Any]) -> list[str]:
+    links = [str(x.get("url")) for x in ev.get("links") or [] if isinstance(x, Mapping) and x.get("url")]
+    if isinstance(ev.get("url"), str) and ev["url"]:
+        links.insert(0, ev["url"])
+    return links
+
+
+def _pretalx_talk(path: Path, ev: object, room: str, tz: ZoneInfo, warnings: list[str]) -> Talk:
+    if not isinstance(ev, Mapping):
+        raise ScheduleError(path, None, f"an event in room '{room}' is not an object")
+    talk_id = _event_id(ev)
+    start = parse_datetime(path, _label(ev) or "?", ev.get("date"), tz)
+    persons = ev.get("persons") or []
+    if not isinstance(persons, list):
+        raise ScheduleError(path, talk_id, "persons: expected a list")
+    speakers = [p.get("public_name") or p.get("name") or "" for p in persons if isinstance(p, Mapping)]
+    event_room = ev.get("room") if isinstance(ev.get("room"), str) and ev.get("room") else room
+    return make_talk(
+        path, talk_id, title=ev.get("title"), start=start, duration=ev.get("duration"),
+        speakers=speakers, room=event_room, language=ev.get("language"),
+        abstract=ev.get("abstract") or ev.get("description"), track=ev.get("track"), links=_links(ev),
+        no_record_reason=_consent(ev, "pretalx export"), warnings=warnings,
+    )  # fmt: skip
+
+
+def _parse_c3voc(path: Path, schedule: Mapping[str, Any], conference: Mapping[str, Any], tz: ZoneInfo) -> Parsed:
+    """c3voc's schedule v2: ``schedule.events`` is a flat list, rooms are objects."""
+    parsed = Parsed(path)
+    rooms = conference.get("rooms")
+    for r in rooms if isinstance(rooms, list) else ():
+        if isinstance(r, Mapping) and isinstance(r.get("name"), str):
+            parsed.room(r["name"])
+    for ev in schedule["events"]:
+        room_field = ev.get("room") if isinstance(ev, Mapping) else None
+        name = room_field.get("name") if isinstance(room_field, Mapping) else room_field
+        room = parsed.room(name) if isinstance(name, str) and name.strip() else None
+        parsed.add(room, _label(ev), partial(_c3voc_talk, path, ev, room or "", tz, parsed.warnings))
+    return parsed
+
+
+def _c3voc_talk(path: Path, ev: object, room: str, tz: ZoneInfo, warnings: list[str]) -> Talk:
+    if not isinstance(ev, Mapping):
+        raise ScheduleError(path, None, "an event is not an object")
+    talk_id = _event_id(ev)
+    start = parse_datetime(path, talk_id, ev.get("start") or ev.get("date"), tz)
+    duration = ev.get("duration")
+    if ev.get("end"):
+        end = parse_datetime(path, talk_id, ev.get("end"), tz)
+        duration = (end - start).total_seconds() / 60
+    people = [p for p in ev.get("participants") or ev.get("persons") or [] if isinstance(p, Mapping)]
+    if any("role" in p for p in people):
+        people = [p for p in people if str(p.get("role", "")).upper() == "SPEAKER"]
+    speakers = [p.get("public_name") or p.get("name") or "" for p in people]
+    track = ev.get("track")
+    if isinstance(track, Mapping):
+        track = track.get("name") or track.get("slug")
+    return make_talk(
+        path, talk_id, title=ev.get("title"), start=start, duration=duration, speakers=speakers,
+        room=room, language=ev.get("language"), abstract=ev.get("abstract") or ev.get("description"),
+        track=track, links=_links(ev), no_record_reason=_consent(ev, "c3voc schedule"), warnings=warnings,
     )  # fmt: skip
 
 
 # ---------------------------------------------------------------- inline [[talks]]
 
 
-def _inline_talk(path: Path, t: Any, tz: ZoneInfo) -> Talk:
-    start = _parse_datetime(path, t.id, t.start, tz)
-    return _talk(
+def _inline_talk(path: Path, t: Any, tz: ZoneInfo, warnings: list[str]) -> Talk:
+    start = parse_datetime(path, clean_line(t.id), t.start, tz)
+    return make_talk(
         path, t.id, title=t.title, start=start, duration=t.duration, speakers=t.speakers,
-        room=t.room, language=t.language, abstract=t.abstract,
+        room=t.room, language=t.language, abstract=t.abstract, warnings=warnings,
+        no_record_reason="" if t.record else f"record = false in {path.name}",
     )  # fmt: skip

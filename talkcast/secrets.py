@@ -3,15 +3,21 @@
 A ``Secret`` hides its value from ``str()``/``repr()``; code that really needs the value
 calls ``reveal()``. Every secret loaded is registered, and ``redact()`` (used by the
 logging filter, the media runner and error messages) replaces any registered value,
-and the key part of any RTMP URL, with ``****``.
+and the key part of any RTMP URL, with ``****``. ``read_secrets_file`` reads secrets.toml.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import threading
+import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+from talkcast.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +96,41 @@ class RedactingFilter(logging.Filter):
         if clean != message:
             record.msg, record.args = clean, None
         return True
+
+
+def read_secrets_file(path: Path, allowed: Sequence[str]) -> dict[str, str]:
+    """secrets.toml flattened into dotted keys (``obs_password``, ``keys.<destination>``).
+
+    Missing file: no secrets. A key not in ``allowed`` is a ``ConfigError`` with a "did you
+    mean" hint, as in event.toml: a misspelt key would otherwise leave a secret unset. The
+    file's content is never echoed in an error.
+    """
+    if not path.is_file():
+        return {}
+    warn_if_readable(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, RecursionError) as err:
+        raise ConfigError(path, None, f"cannot be read as TOML ({type(err).__name__})") from err
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, node: Mapping[str, Any]) -> None:
+        for k, v in node.items():
+            name = f"{prefix}{k}"
+            if isinstance(v, Mapping):
+                walk(name + ".", v)
+                continue
+            if name not in allowed:
+                close = difflib.get_close_matches(name, list(allowed), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ConfigError(path, _printable(name), "unknown key" + hint)
+            if not isinstance(v, str):
+                raise ConfigError(path, _printable(name), "expected a string")
+            flat[name] = v
+
+    walk("", data)
+    return flat
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
