@@ -39,7 +39,8 @@ import talkcast.streamer.relay_args as relay_args
 from talkcast.config import Config, DestinationConfig, EventConfig, RelayConfig, TranscodeConfig
 from talkcast.secrets import Secret
 from talkcast.streamer.relay import Relay
-from tests.support.rtmp import RtmpServer, free_port
+from tests.support.net import free_port
+from tests.support.rtmp import RtmpServer
 
 KEY = Secret("bench-key-0000-1111")
 CPU_WINDOW = 15.0

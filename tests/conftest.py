@@ -1,16 +1,25 @@
-"""Fixtures shared by several test modules."""
+"""Fixtures shared by several test modules: real OBS, nginx-rtmp stand-ins, a fake obs-websocket.
+
+The classes behind them live in ``tests/support/`` (real components) and ``tests/fakes/``
+(strict fakes of what cannot run here); test modules ask for the fixtures by name.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from talkcast.config import ObsConfig
 from talkcast.secrets import Secret, register_secret
 from tests.fakes.obs_server import FakeObs
+from tests.support.obs import ObsInstance
+from tests.support.rtmp import RtmpServer
 
 
 @pytest_asyncio.fixture
@@ -28,3 +37,54 @@ def fake_obs_config(obs: FakeObs, **overrides: object) -> ObsConfig:
     password = register_secret(Secret(obs.password)) if obs.password is not None else None
     cfg = ObsConfig(host="127.0.0.1", port=obs.port, password=password, request_timeout=1.0, health_interval=0.1)
     return dataclasses.replace(cfg, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def obs_factory(tmp_path: Path) -> Iterator[Callable[..., ObsInstance]]:
+    """A factory of started, ready OBS instances; every one is stopped after the test.
+
+    ``obs_factory(start=False)`` returns a configured but not started instance (for
+    "OBS not running yet" tests); other keywords go to ``ObsInstance``.
+    """
+    made: list[ObsInstance] = []
+    counter = itertools.count()
+
+    def make(*, start: bool = True, **kwargs: Any) -> ObsInstance:
+        inst = ObsInstance(tmp_path / f"obs{next(counter)}", **kwargs)
+        made.append(inst)
+        if start:
+            inst.start()
+            inst.wait_ready()
+        return inst
+
+    try:
+        yield make
+    finally:
+        for inst in made:
+            inst.stop()
+
+
+@pytest.fixture
+def obs_instance(obs_factory: Callable[..., ObsInstance]) -> ObsInstance:
+    """One started OBS for the test."""
+    return obs_factory()
+
+
+@pytest.fixture
+def rtmp_factory(tmp_path: Path) -> Iterator[Callable[..., RtmpServer]]:
+    """A factory of started stand-in servers; every one is stopped after the test."""
+    made: list[RtmpServer] = []
+    counter = itertools.count()
+
+    def make(*, start: bool = True, **kwargs: Any) -> RtmpServer:
+        server = RtmpServer(tmp_path / f"rtmp{next(counter)}", **kwargs)
+        made.append(server)
+        if start:
+            server.start()
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in made:
+            server.stop()

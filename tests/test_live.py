@@ -22,7 +22,8 @@ from talkcast.schedule import Schedule, Talk
 from talkcast.streamer.controller import ActionError
 from talkcast.streamer.live import Session, live
 from talkcast.streamer.obs import ObsClient
-from tests.support.obs import ObsInstance, free_port, obs_config, obs_factory  # noqa: F401 - fixture
+from tests.support.net import until
+from tests.support.obs import ObsInstance, obs_config
 
 pytestmark = pytest.mark.obs
 SCENES = ("Intro", "Talk", "Break", "Outro")
@@ -41,14 +42,6 @@ def schedule(first_in: float, durations: list[float], gap: float) -> Schedule:
         talks.append(Talk(id=f"talk-{i}", title=f"Talk {i}", start=start, duration=timedelta(seconds=d)))
         start += timedelta(seconds=d + gap)
     return Schedule(tuple(talks))
-
-
-async def until(predicate, time_limit: float, what: str) -> None:
-    deadline = time.monotonic() + time_limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager
@@ -82,7 +75,7 @@ def ffprobe_duration(path: str) -> float:
     return float(json.loads(out)["format"]["duration"])
 
 
-def test_scenes_follow_the_schedule_and_markers_match_the_recording(obs_factory, tmp_path):  # noqa: F811
+def test_scenes_follow_the_schedule_and_markers_match_the_recording(obs_factory, tmp_path):
     obs = obs_factory()
     obs.create_scenes(*SCENES)
     cfg = make_config(tmp_path, obs, stop_recording_on_exit=True)
@@ -104,9 +97,9 @@ def test_scenes_follow_the_schedule_and_markers_match_the_recording(obs_factory,
             # On a loaded machine the watcher may connect late: it must not miss the intro.
             await asyncio.wait_for(subscribed.wait(), 10)
             async with running(cfg, sched):
-                await until(lambda: any(e.talk == "talk-2" for e in entries(cfg, Kind.TALK_END)), 15, "the last talk")
+                await until("the last talk", lambda: any(e.talk == "talk-2" for e in entries(cfg, Kind.TALK_END)), 15)
             # live() has stopped the recording right after the last talk's end (stop_recording_on_exit).
-            await until(lambda: observed[-1][1] == "Outro", 2, "the outro to be seen")
+            await until("the outro to be seen", lambda: observed[-1][1] == "Outro", 2)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -138,7 +131,7 @@ def test_scenes_follow_the_schedule_and_markers_match_the_recording(obs_factory,
     assert obs.password not in (cfg.output_dir / "journal.jsonl").read_text()
 
 
-def test_manual_mode_and_a_late_start_shift_the_rest_of_the_evening(obs_factory, tmp_path):  # noqa: F811
+def test_manual_mode_and_a_late_start_shift_the_rest_of_the_evening(obs_factory, tmp_path):
     obs = obs_factory()
     obs.create_scenes(*SCENES)
     cfg = make_config(tmp_path, obs, mode="manual")
@@ -147,7 +140,7 @@ def test_manual_mode_and_a_late_start_shift_the_rest_of_the_evening(obs_factory,
     async def scenario():
         async with running(cfg, sched) as session:
             ctl = session.controller
-            await until(lambda: ctl.obs_state.state == "connected", 10, "OBS")
+            await until("OBS", lambda: ctl.obs_state.state == "connected", 10)
             await asyncio.sleep(max((sched.talks[0].start - now()).total_seconds(), 0) + 0.5)
             # Past talk-0's start: manual mode has not switched.
             current = await asyncio.to_thread(obs.request, "GetCurrentProgramScene")
@@ -165,8 +158,8 @@ def test_manual_mode_and_a_late_start_shift_the_rest_of_the_evening(obs_factory,
             assert (await asyncio.to_thread(obs.request, "GetCurrentProgramScene"))["currentProgramSceneName"] == "Talk"
             await ctl.act("auto")  # auto follows the shifted timetable from here
             ends_at = sched.talks[0].end + ctl.clock.shift
-            await until(lambda: bool(entries(cfg, Kind.TALK_END)), 5, "talk-0 to end")
-            await until(lambda: len(ctl.lateness) == 1, 2, "OBS to confirm the break scene")
+            await until("talk-0 to end", lambda: bool(entries(cfg, Kind.TALK_END)), 5)
+            await until("OBS to confirm the break scene", lambda: len(ctl.lateness) == 1, 2)
             assert abs(ctl.lateness[0]) < 0.25  # the break was on air at the shifted end, not the scheduled one
             scene = [e for e in entries(cfg, Kind.SCENE_CHANGE) if e.data.get("reason") == "schedule"][-1]
             assert scene.scene == "Break" and scene.data["due"] == ends_at.isoformat()
@@ -178,7 +171,7 @@ def test_manual_mode_and_a_late_start_shift_the_rest_of_the_evening(obs_factory,
     asyncio.run(scenario())
 
 
-def test_obs_killed_mid_talk_comes_back_to_the_talk_and_the_journal_links_both_files(obs_factory, tmp_path):  # noqa: F811
+def test_obs_killed_mid_talk_comes_back_to_the_talk_and_the_journal_links_both_files(obs_factory, tmp_path):
     obs = obs_factory()
     obs.create_scenes(*SCENES)
     cfg = make_config(tmp_path, obs)
@@ -187,15 +180,15 @@ def test_obs_killed_mid_talk_comes_back_to_the_talk_and_the_journal_links_both_f
     async def scenario():
         async with running(cfg, sched) as session:
             ctl = session.controller
-            await until(lambda: bool(entries(cfg, Kind.TALK_START)), 10, "the talk to start")
+            await until("the talk to start", lambda: bool(entries(cfg, Kind.TALK_START)), 10)
             await asyncio.sleep(1.0)
             first_file = ctl.recording_file
             obs.kill()
-            await until(lambda: ctl.obs_state.state == "waiting", 5, "the loss to be noticed")
+            await until("the loss to be noticed", lambda: ctl.obs_state.state == "waiting", 5)
             await asyncio.sleep(0.5)
             await asyncio.to_thread(obs.restart)
             back = time.monotonic()
-            await until(lambda: ctl.obs_state.state == "connected", 10, "the reconnect")
+            await until("the reconnect", lambda: ctl.obs_state.state == "connected", 10)
             assert time.monotonic() - back < 2.0
             assert (await asyncio.to_thread(obs.request, "GetCurrentProgramScene"))["currentProgramSceneName"] == "Talk"
             assert (await asyncio.to_thread(obs.request, "GetRecordStatus"))["outputActive"] is True
@@ -235,7 +228,7 @@ def non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def test_waits_for_obs_then_sets_up_scenes_and_the_api_is_local_and_guarded(obs_factory, tmp_path):  # noqa: F811
+def test_waits_for_obs_then_sets_up_scenes_and_the_api_is_local_and_guarded(obs_factory, tmp_path):
     obs = obs_factory(start=False)  # configured, not running yet
     cfg = make_config(tmp_path, obs)
     sched = schedule(first_in=600, durations=[60.0], gap=1.0)
@@ -243,7 +236,7 @@ def test_waits_for_obs_then_sets_up_scenes_and_the_api_is_local_and_guarded(obs_
     async def scenario():
         async with running(cfg, sched, setup_scenes=True) as session, aiohttp.ClientSession() as http:
             ctl, url = session.controller, session.api.url
-            await until(lambda: ctl.obs_state.state == "waiting", 5, "the waiting status")
+            await until("the waiting status", lambda: ctl.obs_state.state == "waiting", 5)
             assert f"OBS at 127.0.0.1:{obs.port} is not reachable" in ctl.obs_state.message
             assert "is OBS running?" in ctl.obs_state.message
 
@@ -266,7 +259,7 @@ def test_waits_for_obs_then_sets_up_scenes_and_the_api_is_local_and_guarded(obs_
                     await http.get(f"http://{other}:{session.api.port}/api/state", timeout=aiohttp.ClientTimeout(2))
 
             await asyncio.to_thread(obs.start)
-            await until(lambda: ctl.obs_state.state == "connected", 15, "OBS to be found")
+            await until("OBS to be found", lambda: ctl.obs_state.state == "connected", 15)
             names = {s["sceneName"] for s in (await asyncio.to_thread(obs.request, "GetSceneList"))["scenes"]}
             assert set(SCENES) <= names  # --setup-scenes created them
 
@@ -274,7 +267,7 @@ def test_waits_for_obs_then_sets_up_scenes_and_the_api_is_local_and_guarded(obs_
     assert (cfg.output_dir / "live-token").stat().st_mode & 0o777 == 0o600
 
 
-def test_a_talk_without_consent_is_kept_off_air_and_the_pause_is_told_truthfully(obs_factory, tmp_path):  # noqa: F811
+def test_a_talk_without_consent_is_kept_off_air_and_the_pause_is_told_truthfully(obs_factory, tmp_path):
     obs = obs_factory()
     obs.create_scenes(*SCENES)
     cfg = make_config(tmp_path, obs)
@@ -284,7 +277,7 @@ def test_a_talk_without_consent_is_kept_off_air_and_the_pause_is_told_truthfully
     async def scenario():
         async with running(cfg, Schedule((secret,))) as session:
             ctl = session.controller
-            await until(lambda: bool(entries(cfg, Kind.RECORDING_PAUSED) or entries(cfg, Kind.NOTE)), 10, "the pause")
+            await until("the pause", lambda: bool(entries(cfg, Kind.RECORDING_PAUSED) or entries(cfg, Kind.NOTE)), 10)
             status = await asyncio.to_thread(obs.request, "GetRecordStatus")
             scene = (await asyncio.to_thread(obs.request, "GetCurrentProgramScene"))["currentProgramSceneName"]
             # Whether OBS can pause depends on its output settings; what talkcast says must match it.

@@ -15,7 +15,6 @@ import pytest
 
 from talkcast.app.cli import main
 from talkcast.journal import now
-from tests.support.obs import obs_factory  # noqa: F401 - fixture
 
 
 def write_event(tmp_path, *, port: int, first_in: timedelta, scenes: str = "") -> str:
@@ -66,7 +65,7 @@ def test_a_schedule_in_the_past_is_refused_before_anything_starts(tmp_path, caps
 
 
 @pytest.mark.obs
-def test_wrong_password_and_a_missing_scene_are_one_line_errors(obs_factory, tmp_path, capsys, monkeypatch):  # noqa: F811
+def test_wrong_password_and_a_missing_scene_are_one_line_errors(obs_factory, tmp_path, capsys, monkeypatch):
     obs = obs_factory()
     config = write_event(tmp_path, port=obs.port, first_in=timedelta(hours=1))
 
@@ -92,7 +91,7 @@ def test_wrong_password_and_a_missing_scene_are_one_line_errors(obs_factory, tmp
 
 
 @pytest.mark.obs
-def test_sigterm_shuts_down_cleanly_and_leaves_obs_recording(obs_factory, tmp_path):  # noqa: F811
+def test_sigterm_shuts_down_cleanly_and_leaves_obs_recording(obs_factory, tmp_path):
     obs = obs_factory()
     obs.create_scenes("Intro", "Talk", "Break", "Outro")
     config = write_event(tmp_path, port=obs.port, first_in=timedelta(hours=1))
@@ -125,7 +124,7 @@ def test_sigterm_shuts_down_cleanly_and_leaves_obs_recording(obs_factory, tmp_pa
 
 
 @pytest.mark.obs
-def test_errors_stay_one_line_with_destinations_configured(obs_factory, tmp_path, capsys, monkeypatch):  # noqa: F811
+def test_errors_stay_one_line_with_destinations_configured(obs_factory, tmp_path, capsys, monkeypatch):
     """The relay's processes must not turn a one-line error into an ExceptionGroup."""
     obs = obs_factory()
     monkeypatch.setenv("TALKCAST_OBS_PASSWORD", obs.password)

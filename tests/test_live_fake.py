@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from talkcast.streamer.controller import Controller
 from talkcast.streamer.ui import render_status
 from tests.conftest import fake_obs_config
 from tests.fakes.obs_server import FakeObs
+from tests.support.net import until
 
 pytestmark = pytest.mark.asyncio
 
@@ -40,14 +41,6 @@ def config(tmp_path: Path, obs: FakeObs, *, scenes: ScenesConfig | None = None, 
 def talk(id_: str, start_in: float, duration: float, **extra: object) -> Talk:
     start = now() + timedelta(seconds=start_in)
     return Talk(id=id_, title=id_.title(), start=start, duration=timedelta(seconds=duration), **extra)  # type: ignore[arg-type]
-
-
-async def until(predicate: Callable[[], bool], what: str, time_limit: float = 3.0) -> None:
-    deadline = time.monotonic() + time_limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager
@@ -69,18 +62,18 @@ def kinds(cfg: Config, *wanted: Kind) -> list:
 async def test_reconnects_after_a_drop_and_reapplies_the_scene(fake_obs: FakeObs, tmp_path):
     cfg = config(tmp_path, fake_obs)
     async with running(cfg, [talk("kafka", 0.3, 60)]) as ctl:
-        await until(lambda: bool(kinds(cfg, Kind.TALK_START)) and fake_obs.program == "Talk", "the talk")
+        await until("the talk", lambda: bool(kinds(cfg, Kind.TALK_START)) and fake_obs.program == "Talk")
         first_file = ctl.recording_file
         switches = len(fake_obs.seen("SetCurrentProgramScene"))
 
         await fake_obs.drop()  # the connection goes, OBS itself keeps running and recording
-        await until(lambda: ctl.obs_state.reconnects == 1, "the reconnect")
+        await until("the reconnect", lambda: ctl.obs_state.reconnects == 1)
         assert len(fake_obs.seen("SetCurrentProgramScene")) == switches + 1  # re-applied
         assert ctl.recording_file == first_file and len(fake_obs.seen("StartRecord")) == 1
 
         await fake_obs.restart(down_for=0.2)  # OBS killed: back on its own first scene, not recording
         assert fake_obs.program == "Scene"
-        await until(lambda: ctl.obs_state.reconnects == 2 and fake_obs.program == "Talk", "the restore")
+        await until("the restore", lambda: ctl.obs_state.reconnects == 2 and fake_obs.program == "Talk")
         assert fake_obs.recording and ctl.recording_file != first_file
     health = [e.data.get("obs") for e in kinds(cfg, Kind.HEALTH) if e.data.get("obs")]
     assert health == ["lost", "back", "lost", "back"]
@@ -94,12 +87,12 @@ async def test_a_hung_obs_times_out_and_the_session_is_rebuilt(fake_obs: FakeObs
     cfg = config(tmp_path, fake_obs)
     cfg = dataclasses.replace(cfg, obs=dataclasses.replace(cfg.obs, request_timeout=0.2))
     async with running(cfg, [talk("kafka", -1, 60)]) as ctl:
-        await until(lambda: ctl.obs_state.state == "connected", "OBS")
+        await until("OBS", lambda: ctl.obs_state.state == "connected")
         fake_obs.delays["GetStats"] = 5.0  # health checks hang: the half-open session must be dropped
-        await until(lambda: ctl.obs_state.state == "waiting", "the timeout to be noticed")
+        await until("the timeout to be noticed", lambda: ctl.obs_state.state == "waiting")
         assert "no answer to GetStats" in ctl.obs_state.message
         fake_obs.delays.clear()
-        await until(lambda: ctl.obs_state.state == "connected", "the new session")
+        await until("the new session", lambda: ctl.obs_state.state == "connected")
 
 
 async def test_wrong_password_stops_run_at_once(fake_obs: FakeObs, tmp_path):
@@ -117,7 +110,7 @@ async def test_a_talk_without_consent_shows_the_break_scene_and_pauses_the_recor
     cfg = config(tmp_path, fake_obs)
     secret = talk("secret", 0.2, 60, record=False, no_record_reason="pretalx do_not_record")
     async with running(cfg, [secret, talk("open", 120, 60)]) as ctl:
-        await until(lambda: bool(kinds(cfg, Kind.RECORDING_PAUSED)), "the pause")
+        await until("the pause", lambda: bool(kinds(cfg, Kind.RECORDING_PAUSED)))
         assert fake_obs.program == "Break"  # scenes.no_record is not set: the break scene
         state = ctl.snapshot()
         assert state.current is not None and not state.current.record
@@ -132,7 +125,7 @@ async def test_a_talk_without_consent_shows_the_break_scene_and_pauses_the_recor
         await ctl.act("talk")  # the talk scene stays off the record too
         assert fake_obs.program == "Break" and fake_obs.paused
         await ctl.act("end")
-        await until(lambda: not fake_obs.paused, "the resume")
+        await until("the resume", lambda: not fake_obs.paused)
         assert not ctl.snapshot().recording.paused
     assert len(fake_obs.seen("PauseRecord")) == 1 and len(fake_obs.seen("ResumeRecord")) == 1
     entries = kinds(cfg, Kind.TALK_START, Kind.RECORDING_PAUSED, Kind.RECORDING_RESUMED, Kind.TALK_END)
@@ -150,7 +143,7 @@ async def test_the_no_record_scene_and_the_pause_switch_are_configurable(fake_ob
     scenes = ScenesConfig(no_record="Private")
     cfg = config(tmp_path, fake_obs, scenes=scenes, pause_recording_for_no_record=False)
     async with running(cfg, [talk("secret", -1, 60, record=False)]) as ctl:
-        await until(lambda: fake_obs.program == "Private", "the no_record scene")
+        await until("the no_record scene", lambda: fake_obs.program == "Private")
         await ctl.act("end")
         assert fake_obs.program == "Outro"  # the last talk
     assert fake_obs.seen("PauseRecord") == [] and fake_obs.seen("ResumeRecord") == []
@@ -159,9 +152,9 @@ async def test_the_no_record_scene_and_the_pause_switch_are_configurable(fake_ob
 async def test_a_talk_without_consent_is_paused_again_after_obs_restarts(fake_obs: FakeObs, tmp_path):
     cfg = config(tmp_path, fake_obs)
     async with running(cfg, [talk("secret", 0.2, 60, record=False)]) as ctl:
-        await until(lambda: bool(kinds(cfg, Kind.RECORDING_PAUSED)), "the pause")
+        await until("the pause", lambda: bool(kinds(cfg, Kind.RECORDING_PAUSED)))
         await fake_obs.restart()  # a new recording, not paused
-        await until(lambda: ctl.obs_state.reconnects == 1 and fake_obs.paused, "the pause in the new file")
+        await until("the pause in the new file", lambda: ctl.obs_state.reconnects == 1 and fake_obs.paused)
         assert fake_obs.program == "Break"
     paused = kinds(cfg, Kind.RECORDING_PAUSED)
     assert len(paused) == 2 and paused[0].file != paused[1].file
@@ -171,7 +164,7 @@ async def test_an_obs_that_will_not_pause_is_a_loud_error_not_a_false_pause(fake
     fake_obs.pause_ignored = True  # OBS 29 when the recording shares the stream's encoder
     cfg = config(tmp_path, fake_obs)
     async with running(cfg, [talk("secret", 0.2, 60, record=False), talk("open", 120, 60)]) as ctl:
-        await until(lambda: bool(kinds(cfg, Kind.NOTE)), "the refusal to be journaled")
+        await until("the refusal to be journaled", lambda: bool(kinds(cfg, Kind.NOTE)))
         assert fake_obs.program == "Break"  # the scene still keeps the talk off the stream
         assert not ctl.snapshot().recording.paused
         assert any("IS being recorded" in line for line in ctl.log_lines)

@@ -11,12 +11,13 @@ import pytest
 from talkcast.errors import ObsAuthError
 from talkcast.secrets import Secret
 from talkcast.streamer.obs import ObsClient, ObsConnectionLost, ObsRequestFailed, ObsUnavailable
-from tests.support.obs import free_port, obs_config, obs_factory  # noqa: F401 - fixture
+from tests.support.net import free_port
+from tests.support.obs import obs_config
 
 pytestmark = pytest.mark.obs
 
 
-def test_client_auth_requests_events_and_a_killed_obs(obs_factory):  # noqa: F811
+def test_client_auth_requests_events_and_a_killed_obs(obs_factory):
     obs = obs_factory()
     obs.create_scenes("Talk")
     cfg = obs_config(obs)

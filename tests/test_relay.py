@@ -30,8 +30,9 @@ from talkcast.secrets import Secret
 from talkcast.streamer.relay import Relay
 from talkcast.streamer.supervisor import Health as RelayHealth
 from talkcast.streamer.supervisor import State, Supervisor
-from tests.support.obs import ObsInstance, obs_factory  # noqa: F401  (fixture)
-from tests.support.rtmp import RtmpServer, free_port, rtmp_factory  # noqa: F401  (fixture)
+from tests.support.net import free_port, until
+from tests.support.obs import ObsInstance
+from tests.support.rtmp import RtmpServer
 
 STREAM_KEY = "yt-key-4f9a-83c1-relaytest"
 GAP = 0.5  # seconds: a hole this long in a recording's video counts as a gap
@@ -129,21 +130,12 @@ def programme(request: pytest.FixtureRequest) -> Iterator[FfmpegProgramme | ObsP
         source.stop()
 
 
-async def wait_until(what: str, check: Callable[[], bool], limit: float) -> float:
-    t0 = time.monotonic()
-    while not check():
-        if time.monotonic() - t0 > limit:
-            raise AssertionError(f"timed out after {limit:g} s waiting for {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - t0
-
-
 def state_of(relay: Relay, name: str) -> dict:
     return next(s for s in relay.status() if s["name"] == name)
 
 
 @pytest.mark.rtmp
-def test_relay_fans_out_and_each_destination_fails_alone(tmp_path, rtmp_factory, programme, caplog):  # noqa: F811
+def test_relay_fans_out_and_each_destination_fails_alone(tmp_path, rtmp_factory, programme, caplog):
     """Both stand-ins receive; kill -9 and a server outage each stay in their own lane."""
     caplog.set_level(logging.DEBUG)
     primary, backup = rtmp_factory(), rtmp_factory()
@@ -157,7 +149,7 @@ def test_relay_fans_out_and_each_destination_fails_alone(tmp_path, rtmp_factory,
                 statuses: list = seen["statuses"]
                 await asyncio.to_thread(programme.start, relay.ingest_url, relay.ingest_key)
                 names = ("youtube", "youtube/backup", "safety")
-                await wait_until("all live", lambda: all(state_of(relay, n)["state"] == "live" for n in names), 30)
+                await until("all live", lambda: all(state_of(relay, n)["state"] == "live" for n in names), 30)
                 await asyncio.sleep(1.5)
 
                 # 1. kill -9 the primary's ffmpeg: back within the target, backup untouched.
@@ -174,14 +166,14 @@ def test_relay_fans_out_and_each_destination_fails_alone(tmp_path, rtmp_factory,
                         and any(f.stat().st_size > 4096 for f in new)
                     )
 
-                seen["recovery"] = await wait_until("primary pushing again", primary_pushing, 10)
+                seen["recovery"] = await until("primary pushing again", primary_pushing, 10)
                 statuses.append(relay.status())
                 await asyncio.sleep(1.0)
 
                 # 2. the backup's server goes away: backup retries with backoff, primary carries on.
                 backup.stop()
                 t_down = time.monotonic()
-                await wait_until("backup retrying", lambda: state_of(relay, "youtube/backup")["restarts"] >= 3, 10)
+                await until("backup retrying", lambda: state_of(relay, "youtube/backup")["restarts"] >= 3, 10)
                 while time.monotonic() - t_down < 3.0:
                     assert state_of(relay, "youtube")["state"] == "live"
                     assert state_of(relay, "safety")["state"] == "live"
@@ -189,7 +181,7 @@ def test_relay_fans_out_and_each_destination_fails_alone(tmp_path, rtmp_factory,
                     await asyncio.sleep(0.1)
                 assert state_of(relay, "youtube/backup")["state"] in ("retrying", "failed")
                 backup.start()
-                seen["backup_back"] = await wait_until(
+                seen["backup_back"] = await until(
                     "backup live again", lambda: state_of(relay, "youtube/backup")["state"] == "live", 10
                 )
                 await asyncio.sleep(1.0)
@@ -248,7 +240,7 @@ def test_relay_fans_out_and_each_destination_fails_alone(tmp_path, rtmp_factory,
 
 
 @pytest.mark.rtmp
-def test_stalled_pusher_is_killed_and_restarted(tmp_path, rtmp_factory):  # noqa: F811
+def test_stalled_pusher_is_killed_and_restarted(tmp_path, rtmp_factory):
     """'Green but dead': a frozen ffmpeg (SIGSTOP) makes no progress; the watchdog restarts it."""
     primary, backup = rtmp_factory(), rtmp_factory()
     cfg = relay_config(tmp_path, primary, backup, stall_timeout=1.5)
@@ -258,14 +250,14 @@ def test_stalled_pusher_is_killed_and_restarted(tmp_path, rtmp_factory):  # noqa
     async def scenario() -> None:
         async with Relay(cfg) as relay:
             source.start(relay.ingest_url, relay.ingest_key)
-            await wait_until("primary live", lambda: state_of(relay, "youtube")["state"] == "live", 20)
+            await until("primary live", lambda: state_of(relay, "youtube")["state"] == "live", 20)
             frozen = state_of(relay, "youtube")["pid"]
             os.kill(frozen, signal.SIGSTOP)
             t0 = time.monotonic()
-            await wait_until("watchdog kill", lambda: state_of(relay, "youtube")["state"] == "retrying", 10)
+            await until("watchdog kill", lambda: state_of(relay, "youtube")["state"] == "retrying", 10)
             result["noticed"] = time.monotonic() - t0
             result["error"] = state_of(relay, "youtube")["last_error"]
-            await wait_until("primary live again", lambda: state_of(relay, "youtube")["state"] == "live", 10)
+            await until("primary live again", lambda: state_of(relay, "youtube")["state"] == "live", 10)
             result["pid"] = state_of(relay, "youtube")["pid"]
             result["backup_restarts"] = state_of(relay, "youtube/backup")["restarts"]
             with contextlib.suppress(ProcessLookupError):
@@ -284,7 +276,7 @@ def test_stalled_pusher_is_killed_and_restarted(tmp_path, rtmp_factory):  # noqa
     assert result["backup_restarts"] == 0
 
 
-def test_obs_settings_that_break_youtube_recommendations_are_warned_about(tmp_path, rtmp_factory):  # noqa: F811
+def test_obs_settings_that_break_youtube_recommendations_are_warned_about(tmp_path, rtmp_factory):
     """A 5 s keyframe interval and 400 kbps at 180p30: both outside what YouTube recommends."""
     primary, backup = rtmp_factory(), rtmp_factory()
     cfg = relay_config(tmp_path, primary, backup)
@@ -294,7 +286,7 @@ def test_obs_settings_that_break_youtube_recommendations_are_warned_about(tmp_pa
     async def scenario() -> None:
         async with Relay(cfg, JournalWriter(tmp_path / "journal.jsonl")) as relay:
             source.start(relay.ingest_url, relay.ingest_key, gop=150)
-            await wait_until("ingest warnings", lambda: bool(relay.ingest_warnings), 40)
+            await until("ingest warnings", lambda: bool(relay.ingest_warnings), 40)
             seen["warnings"] = list(relay.ingest_warnings)
             seen["status"] = relay.status()[0]
 
@@ -333,7 +325,7 @@ def test_shutdown_kills_a_child_that_ignores_sigterm(tmp_path):
         stop = asyncio.Event()
         async with asyncio.timeout(20), asyncio.TaskGroup() as tg:
             tg.create_task(sup.run(stop))
-            await wait_until("child live with rates", lambda: health.state == State.LIVE and health.fps > 0, 10)
+            await until("child live with rates", lambda: health.state == State.LIVE and health.fps > 0, 10)
             assert 5 < health.fps < 15 and 40 < health.bitrate_kbps < 120  # 10 blocks/s of 1000 bytes
             result["pid"] = float(health.pid or 0)
             t0 = time.monotonic()

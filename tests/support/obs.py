@@ -1,8 +1,6 @@
 """A real, throwaway OBS Studio under Xvfb, for integration tests.
 
-Usage in a test module::
-
-    from tests.support.obs import ObsInstance, obs_factory  # noqa: F401  (fixture)
+Usage in a test module (the fixture lives in ``tests/conftest.py``)::
 
     @pytest.mark.obs
     def test_something(obs_factory):
@@ -36,16 +34,10 @@ from typing import Any
 import pytest
 
 from talkcast.streamer import obs_protocol as proto
+from tests.support.net import free_port
 
 OBS_BIN = "obs"
 XVFB_BIN = "Xvfb"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _kill_group(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGKILL) -> None:
@@ -293,37 +285,6 @@ class ObsInstance:
                         "inputSettings": {"color": colour, "width": self.size[0], "height": self.size[1]},
                     },
                 )
-
-
-@pytest.fixture
-def obs_factory(tmp_path: Path) -> Iterator[Callable[..., ObsInstance]]:
-    """A factory of started, ready OBS instances; every one is stopped after the test.
-
-    ``obs_factory(start=False)`` returns a configured but not started instance (for
-    "OBS not running yet" tests); other keywords go to ``ObsInstance``.
-    """
-    made: list[ObsInstance] = []
-    counter = itertools.count()
-
-    def make(*, start: bool = True, **kwargs: Any) -> ObsInstance:
-        inst = ObsInstance(tmp_path / f"obs{next(counter)}", **kwargs)
-        made.append(inst)
-        if start:
-            inst.start()
-            inst.wait_ready()
-        return inst
-
-    try:
-        yield make
-    finally:
-        for inst in made:
-            inst.stop()
-
-
-@pytest.fixture
-def obs_instance(obs_factory: Callable[..., ObsInstance]) -> ObsInstance:
-    """One started OBS for the test."""
-    return obs_factory()
 
 
 def obs_config(inst: ObsInstance, **overrides: Any) -> Any:

@@ -1,8 +1,6 @@
 """nginx-rtmp standing in for an RTMP platform (YouTube's primary or backup ingest).
 
-Usage in a test module::
-
-    from tests.support.rtmp import RtmpServer, rtmp_factory  # noqa: F401  (fixture)
+Usage in a test module (the fixture lives in ``tests/conftest.py``)::
 
     @pytest.mark.rtmp
     def test_something(rtmp_factory):
@@ -20,36 +18,18 @@ new files. ``stop()`` terminates, waits, then SIGKILLs the group: nothing is lef
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.net import free_port, port_open
+
 NGINX_BIN = "/usr/sbin/nginx"
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    """Whether something accepts TCP connections on 127.0.0.1:``port``."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def standin_conf(prefix: Path, port: int, app: str, record_dir: Path) -> str:
@@ -167,23 +147,3 @@ class RtmpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@pytest.fixture
-def rtmp_factory(tmp_path: Path) -> Iterator[Callable[..., RtmpServer]]:
-    """A factory of started stand-in servers; every one is stopped after the test."""
-    made: list[RtmpServer] = []
-    counter = itertools.count()
-
-    def make(*, start: bool = True, **kwargs: Any) -> RtmpServer:
-        server = RtmpServer(tmp_path / f"rtmp{next(counter)}", **kwargs)
-        made.append(server)
-        if start:
-            server.start()
-        return server
-
-    try:
-        yield make
-    finally:
-        for server in made:
-            server.stop()
