@@ -8,6 +8,7 @@ redacted, reads ``-progress pipe:1`` rather than scraping stderr, and raises
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -17,12 +18,13 @@ import shutil
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from talkcast.errors import MediaError, ToolMissing
+from talkcast.process import terminate
 from talkcast.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -273,6 +275,43 @@ def _tail(lines: Iterable[str]) -> str:
     return redact("\n".join(list(lines)[-STDERR_TAIL_LINES:]).strip())
 
 
+@contextlib.contextmanager
+def _started(full: list[str], what: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The one place ffmpeg is started: yields the running process, whose stdout the caller reads.
+
+    stderr is drained on a thread so that a chatty ffmpeg never blocks on a full pipe. If
+    the caller is interrupted (Ctrl-C, a cancelled stage, an error while reading), ffmpeg
+    is stopped through ``talkcast.process.terminate``. A non-zero exit raises
+    ``MediaError`` with the redacted command, the exit code and the tail of stderr.
+    """
+    command = redact(shlex.join(full))
+    log.debug("running %s", command)
+    proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr: deque[str] = deque(maxlen=200)
+    assert proc.stdout is not None and proc.stderr is not None
+    err_pipe = proc.stderr
+    drain = threading.Thread(
+        target=lambda: stderr.extend(line.decode(errors="replace") for line in err_pipe), daemon=True
+    )
+    drain.start()
+    try:
+        yield proc
+        # Whatever the caller left unread, so that ffmpeg can finish writing and exit.
+        while proc.stdout.read(1 << 16):
+            pass
+        code = proc.wait()
+    except BaseException:
+        terminate(proc)
+        raise
+    finally:
+        drain.join(timeout=5)
+        proc.stdout.close()
+    if code != 0:
+        tail = _tail(stderr)
+        last = tail.splitlines()[-1] if tail else f"exit code {code}"
+        raise MediaError(f"{what} failed: {last}", command=command, exit_code=code, stderr_tail=tail)
+
+
 def run_ffmpeg(
     args: Sequence[str | Path],
     *,
@@ -284,37 +323,30 @@ def run_ffmpeg(
     ``what`` names the job in the error (e.g. "talk 'kafka': cut"). Raises ``MediaError``
     with the exit code and the tail of stderr on failure.
     """
-    full = ffmpeg_args(*args)
-    command = redact(shlex.join(full))
-    log.debug("running %s", command)
-    proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
-    stderr: deque[str] = deque(maxlen=200)
-    # stderr is drained on a thread so that a chatty ffmpeg never blocks on a full pipe.
-    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr or ()), daemon=True)
-    drain.start()
     parser = ProgressParser()
-    try:
+    with _started(ffmpeg_args(*args), what) as proc:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            block = parser.feed(line)
+        for raw in proc.stdout:
+            block = parser.feed(raw.decode(errors="replace"))
             if block is not None and on_progress is not None:
                 on_progress(block)
-        code = proc.wait()
-    except BaseException:
-        # Interrupted (Ctrl-C, a cancelled stage): let ffmpeg finish its file handles, then insist.
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        raise
-    finally:
-        drain.join(timeout=5)
-    if code != 0:
-        tail = _tail(stderr)
-        last = tail.splitlines()[-1] if tail else f"exit code {code}"
-        raise MediaError(f"{what} failed: {last}", command=command, exit_code=code, stderr_tail=tail)
+
+
+@contextlib.contextmanager
+def ffmpeg_output(args: Sequence[str | Path], *, what: str, chunk: int = 1 << 20) -> Iterator[Iterator[bytes]]:
+    """Run ffmpeg with ``args`` (which must write to ``-``) and yield its stdout as chunks of bytes.
+
+    For output that is data rather than a file (decoded PCM, raw frames). Same runner as
+    ``run_ffmpeg``: quiet, logged with secrets redacted, ``MediaError`` on failure, and
+    stopped through ``talkcast.process.terminate`` if the reader is interrupted::
+
+        with ffmpeg_output([... "-f", "f32le", "-"], what="measuring") as chunks:
+            for data in chunks: ...
+    """
+    full = [tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", *map(str, args)]
+    with _started(full, what) as proc:
+        assert proc.stdout is not None
+        yield iter(functools.partial(proc.stdout.read, chunk), b"")
 
 
 def decode_errors(path: Path) -> str:
