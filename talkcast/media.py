@@ -177,22 +177,32 @@ def probe(path: Path) -> Probe:
     return result
 
 
-def video_packets(path: Path) -> list[tuple[float, bool]]:
-    """(presentation time, is keyframe) of every packet of the first video stream, in decode order.
+def packet_table(path: Path, select: str, fields: str) -> list[list[str]]:
+    """ffprobe's ``packet=<fields>`` of the streams ``select`` (e.g. "v:0", "a:0"), one row per packet in file order.
 
     Packets are read without decoding, so this is fast even on hours of footage.
     """
     args = [
-        tool("ffprobe"), "-v", "error", "-select_streams", "v:0",
-        "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", str(path),
+        tool("ffprobe"), "-v", "error", "-select_streams", select,
+        "-show_entries", f"packet={fields}", "-of", "csv=p=0", str(path),
     ]  # fmt: skip
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    proc = subprocess.run(args, capture_output=True, text=True, errors="replace", check=False)
     if proc.returncode != 0:
         tail = _tail(proc.stderr.splitlines())
         last = tail.splitlines()[-1] if tail else "ffprobe failed"
-        raise MediaError(f"{path.name}: cannot read its video packets ({last})", exit_code=proc.returncode,
+        raise MediaError(f"{path.name}: cannot read its packets ({last})", exit_code=proc.returncode,
                          stderr_tail=tail)  # fmt: skip
-    return parse_video_packets(proc.stdout.splitlines())
+    return [line.strip().split(",") for line in proc.stdout.splitlines() if line.strip()]
+
+
+def packet_times(path: Path, select: str, field: str = "pts_time") -> list[float]:
+    """One time field of every packet of ``select``, in file order; packets without it are skipped."""
+    return [float(row[0]) for row in packet_table(path, select, field) if row and row[0] not in ("", "N/A")]
+
+
+def video_packets(path: Path) -> list[tuple[float, bool]]:
+    """(presentation time, is keyframe) of every packet of the first video stream, in decode order."""
+    return parse_video_packets(",".join(row) for row in packet_table(path, "v:0", "pts_time,flags"))
 
 
 def parse_video_packets(lines: Iterable[str]) -> list[tuple[float, bool]]:
@@ -349,10 +359,11 @@ def ffmpeg_output(args: Sequence[str | Path], *, what: str, chunk: int = 1 << 20
         yield iter(functools.partial(proc.stdout.read, chunk), b"")
 
 
-def decode_errors(path: Path) -> str:
-    """Decode the whole file and return what ffmpeg reports at level error ('' if clean)."""
+def decode_errors(path: Path, *, start: float | None = None, seconds: float | None = None) -> str:
+    """Decode the file (or ``seconds`` of it from ``start``); what ffmpeg reports at level error ('' if clean)."""
+    window = (["-ss", f"{start:.3f}"] if start is not None else []) + (["-t", f"{seconds:.3f}"] if seconds else [])
     proc = subprocess.run(
-        [tool("ffmpeg"), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        [tool("ffmpeg"), "-hide_banner", "-nostdin", "-v", "error", *window, "-i", str(path), "-f", "null", "-"],
         capture_output=True, text=True, errors="replace", check=False,
     )  # fmt: skip
     return proc.stderr.strip()
