@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from talkcast.config import RecordingConfig
 from talkcast.cuts import Span, TalkCut
@@ -30,26 +30,24 @@ from talkcast.fsutil import atomic_path
 from talkcast.media import Probe, Stream, packet_times, probe, run_ffmpeg
 from talkcast.recorder import cards
 from talkcast.recorder.audio import audio_graph, audio_job, copied_audio, copyable_audio
+from talkcast.recorder.encoder import (
+    VideoParams,
+    matched_encoder_args,
+    read_x264_options,
+    reencode_args,
+    smart_unsafe,
+    video_params,
+)
 from talkcast.recorder.jobs import Job, ProgressCallback, ProgressSum, Timings, ffmpeg_job, run_parallel
+from talkcast.recorder.pieces import card_job, span_jobs
 from talkcast.recorder.smart import (
     CutRangeError,
     FrameRange,
-    Piece,
     SourceIndex,
-    VideoParams,
     concat_list,
-    copy_piece_args,
-    copy_pieces,
-    encode_piece_args,
     frame_range,
     index_source,
-    matched_encoder_args,
     mux_args,
-    read_x264_options,
-    reencode_args,
-    smart_pieces,
-    smart_unsafe,
-    video_params,
 )
 from talkcast.recorder.verify import AV_TOLERANCE, COPY_AV_TOLERANCE, source_damage, trim_truncated_end, verify_cut
 from talkcast.schedule import is_safe_id
@@ -284,11 +282,11 @@ def _make_pieces(
         encoder = matched_encoder_args(base, crf=settings.crf, preset=settings.preset)
     # Copy mode is for speed: it keeps the recording's own audio and adds no cards.
     with_cards = mode != "copy"
-    title = _card_job("title", talk, event_name, base, settings, encoder, work) if with_cards else None
-    end = _card_job("end", talk, event_name, base, settings, encoder, work) if with_cards else None
+    title = card_job("title", talk, event_name, base, settings, encoder, work) if with_cards else None
+    end = card_job("end", talk, event_name, base, settings, encoder, work) if with_cards else None
     jobs: list[Job] = [title] if title else []
     for n, src in enumerate(sources):
-        jobs += _span_jobs(src, n, work, mode, encoder, base, notes)
+        jobs += span_jobs(src.rng, src.params, n, work, mode, encoder, base, notes)
     jobs += [end] if end else []
     plan = _Plan(jobs, before=title.seconds if title else 0.0, after=end.seconds if end else 0.0)
     progress = ProgressSum(plan.total, on_progress)
@@ -338,74 +336,10 @@ def _join(
     return duration, expected
 
 
-def _card_job(
-    kind: Literal["title", "end"],
-    talk: TalkCut,
-    event_name: str,
-    base: VideoParams,
-    settings: RecordingConfig,
-    encoder: list[str],
-    work: Path,
-) -> Job | None:
-    """The job rendering a title or end card with the talk's encoder settings, if that card is on."""
-    if not (settings.title_card if kind == "title" else settings.end_card):
-        return None
-    fps = base.fps or Fraction(25)
-    frames = cards.card_frames(settings.card_seconds, fps)
-    lines = cards.card_layout(
-        kind, event=event_name, title=talk.title, speakers=talk.speakers, width=base.width, height=base.height
-    )
-    vf = cards.card_filter(lines, cards.write_text_files(lines, work, kind))
-    out = work / f"{kind}.ts"
-    args = cards.card_args(vf, out, width=base.width, height=base.height, fps=fps, frames=frames, encoder=encoder)
-    return Job(f"{kind} card", args, out, float(frames / fps), frames)
-
-
 def _grid(sources: Sequence[_Source]) -> Fraction | None:
     """The frame rate to put the joined video's timestamps on, if all sources share one."""
     rates = {s.params.fps for s in sources}
     return rates.pop() if len(rates) == 1 and 0 < min(rates) <= 240 else None
-
-
-def _piece_job(label: str, piece: Piece, out: Path, args: list[str]) -> Job:
-    return Job(label, args, out, piece.grid_duration, piece.frames)
-
-
-def _span_jobs(
-    src: _Source, n: int, work: Path, mode: str, encoder: list[str], base: VideoParams, notes: list[str]
-) -> list[Job]:
-    """The jobs making one span's pieces, in output order."""
-    name = src.span.file.name
-    if mode == "copy":
-        piece, early, late = copy_pieces(src.rng)
-        notes.append(
-            f"copy: {name} start moved {early:.3f} s earlier to {format_clock(piece.t_start)}, "
-            f"end moved {late:.3f} s later to {format_clock(piece.t_start + piece.duration)} (keyframes)"
-        )
-        out = work / f"s{n}-copy.ts"
-        return [_piece_job(f"{name}: copy #{n}", piece, out, copy_piece_args(piece, out, audio=True))]
-    if mode == "reencode":
-        piece = Piece("encode", src.index, src.rng.first, src.rng.stop)
-        out = work / f"s{n}-full.ts"
-        vf = None
-        if (src.params.width, src.params.height) != (base.width, base.height):
-            vf = (
-                f"scale={base.width}:{base.height}:force_original_aspect_ratio=decrease,"
-                f"pad={base.width}:{base.height}:(ow-iw)/2:(oh-ih)/2,setsar=1"
-            )
-        return [_piece_job(f"{name}: re-encode #{n}", piece, out, encode_piece_args(piece, out, encoder, vf=vf))]
-    jobs = []
-    pieces = smart_pieces(src.rng)
-    for i, piece in enumerate(pieces):
-        out = work / f"s{n}-{i}-{piece.kind}.ts"
-        # Labels are unique per piece: progress and timings are keyed by them.
-        label = f"{name}: {'copy' if piece.kind == 'copy' else 're-encode'} frames {piece.first}-{piece.stop}"
-        args = copy_piece_args(piece, out) if piece.kind == "copy" else encode_piece_args(piece, out, encoder)
-        jobs.append(_piece_job(label, piece, out, args))
-    encoded = sum(p.duration for p in pieces if p.kind == "encode")
-    copied = sum(p.duration for p in pieces if p.kind == "copy")
-    notes.append(f"smart: {name}: re-encoded {encoded:.2f} s at the edges, copied {copied:.2f} s")
-    return jobs
 
 
 def _thumbnail(talk: TalkCut, out_dir: Path, work: Path, event_name: str, video: Path, at: float) -> Path:

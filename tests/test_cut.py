@@ -19,8 +19,8 @@ from talkcast.errors import TalkError
 from talkcast.media import decode_errors, probe, tool
 from talkcast.recorder.cards import card_frames, card_layout
 from talkcast.recorder.cut import CutResult, cut_talk
+from talkcast.recorder.encoder import parse_x264_options
 from talkcast.recorder.loudness import measure_file
-from talkcast.recorder.smart import parse_x264_options
 from tests.support.recorder_media import (
     BEEP_SECONDS,
     IndexedSource,
