@@ -26,6 +26,9 @@ AV_TOLERANCE = 0.025
 COPY_AV_TOLERANCE = 0.15
 # An audio packet is 21 ms (AAC at 48 kHz); a hole this long is lost sound, not jitter.
 AUDIO_GAP = 0.1
+# OBS skips a frame or a few when its encoder lags, with the sound carrying on; a hole in
+# the video this long is lost data, not that.
+VIDEO_GAP = 0.5
 # Frames a truncated file may end with after its last complete stretch (its B-frames lost).
 _TRUNCATED_TAIL = 8
 # Seconds decoded either side of each join.
@@ -45,9 +48,9 @@ class Damage:
         return f"{subject} is damaged between {format_clock(self.start)} and {format_clock(self.end)} ({self.what})"
 
 
-def frame_gaps(times: Sequence[float], frame: float, lo: float, hi: float) -> list[tuple[float, float]]:
-    """Where, within ``[lo, hi]``, consecutive frame times lie more than 1.5 frames apart."""
-    return [(a, b) for a, b in itertools.pairwise(times) if b - a > 1.5 * frame and a < hi and b > lo]
+def frame_gaps(times: Sequence[float], lo: float, hi: float, *, longer: float) -> list[tuple[float, float]]:
+    """Where, within ``[lo, hi]``, consecutive frame times lie more than ``longer`` seconds apart."""
+    return [(a, b) for a, b in itertools.pairwise(times) if b - a > longer and a < hi and b > lo]
 
 
 def audio_gaps(times: Sequence[float], lo: float, hi: float) -> list[tuple[float, float]]:
@@ -64,7 +67,7 @@ def source_damage(index: SourceIndex, audio: Sequence[float], lo: float, hi: flo
 
     ``audio`` holds the audio packets' times in file order, on the same clock as ``index``.
     """
-    video = frame_gaps(index.frame_times, index.frame_duration, lo, hi)
+    video = frame_gaps(index.frame_times, lo, hi, longer=max(VIDEO_GAP, 1.5 * index.frame_duration))
     sound = audio_gaps(audio, lo, hi)
     if not video and not sound:
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import re
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from talkcast.cuts import Span, TalkCut
 from talkcast.errors import TalkError
 from talkcast.media import probe, tool
 from talkcast.recorder.cut import CutResult, cut_talk
-from talkcast.recorder.verify import verify_cut
+from talkcast.recorder.smart import SourceIndex
+from talkcast.recorder.verify import source_damage, verify_cut
 from tests.support.recorder_media import (
     make_busy_recording,
     make_indexed_source,
@@ -133,3 +135,19 @@ def test_verified_cut_has_monotonic_timestamps_and_equal_durations(tmp_path, fps
     result = _cut(tmp_path / "out", [Span(src.path, 0.7, 5.3)])
     _assert_verified(result)
     assert result.frames == len(read_frame_indices(result.video))
+
+
+def test_damage_is_lost_sound_or_a_hole_in_the_video_not_a_few_skipped_frames():
+    frames = [i / 25 for i in range(250) if i not in (40, 41)]  # OBS skipped two frames
+    index = SourceIndex(Path("r.mkv"), tuple(frames), (0,), Fraction(25))
+    audio = [i * 1024 / 48000 for i in range(470)]
+    assert source_damage(index, audio, 0.0, 10.0) is None
+    holed = [t for t in audio if not 4.0 <= t < 5.2]
+    damage = source_damage(index, holed, 0.0, 10.0)
+    assert damage is not None and damage.line("the recording r.mkv").startswith(
+        "the recording r.mkv is damaged between 00:00:03.989 and 00:00:05.205 (1.2 s of audio missing"
+    )
+    assert source_damage(index, holed, 6.0, 10.0) is None  # the cut does not reach it
+    gone = SourceIndex(Path("r.mkv"), tuple(t for t in frames if not 3.0 <= t < 4.0), (0,), Fraction(25))
+    found = source_damage(gone, audio, 0.0, 10.0)
+    assert found is not None and "25 video frames missing" in found.what
