@@ -290,7 +290,7 @@ def _make_pieces(
     jobs += [end] if end else []
     plan = _Plan(jobs, before=title.seconds if title else 0.0, after=end.seconds if end else 0.0)
     progress = ProgressSum(plan.total, on_progress)
-    runs = [ffmpeg_job(job, progress, talk.id, plan.timings) for job in jobs]
+    runs = [ffmpeg_job(job, progress, plan.timings) for job in jobs]
     if mode == "smart" and copyable_audio([s.info for s in sources], settings, cards=bool(title or end)):
         # Nothing to do to the sound: take the recording's own AAC packets for the range.
         # One trimmed stream, nothing joined, so no priming clicks; the start lands on an

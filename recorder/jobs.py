@@ -81,12 +81,12 @@ def run_parallel(talk_id: str, jobs: Sequence[Callable[[], None]]) -> None:
             raise err
 
 
-def ffmpeg_job(job: Job, progress: ProgressSum, talk_id: str, timings: Timings) -> Callable[[], None]:
+def ffmpeg_job(job: Job, progress: ProgressSum, timings: Timings) -> Callable[[], None]:
     """A callable running ``job``'s ffmpeg, timed and reporting progress."""
 
     def run() -> None:
+        # The TalkError that run_parallel raises names the talk; the job names the piece.
         with timings.step(job.label):
-            what = f"talk '{talk_id}': {job.label}"
-            run_ffmpeg(job.args, on_progress=progress.job(job.label, job.seconds), what=what)
+            run_ffmpeg(job.args, on_progress=progress.job(job.label, job.seconds), what=job.label)
 
     return run
