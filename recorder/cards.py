@@ -1,14 +1,16 @@
-"""Title and end cards: a few seconds of event name, talk title and speakers.
+"""Title and end cards, and thumbnails: event name, talk title and speakers.
 
 Text reaches ffmpeg only through files (``drawtext=textfile=...:expansion=none``), never
 inside the filter string, so quotes, colons, percent signs, backslashes, emoji and
-Cyrillic in a title cannot break the filtergraph or be expanded. The layout is pure
+Cyrillic in a title cannot break the filtergraph or be expanded. Control characters are
+dropped first (``clean_text``). drawtext draws with one font, so each line gets the font
+its script needs (``font_for``): CJK, emoji, or the default. The layout is pure
 (``card_layout``); ``card_args`` and ``thumbnail_args`` build the ffmpeg argument lists.
 """
 
 from __future__ import annotations
 
-import textwrap
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,9 +20,70 @@ from typing import Literal
 from talkcast.media import filter_path
 
 BACKGROUND = "0x141a24"
-FONT = "DejaVu Sans"  # has Latin, Cyrillic and Greek; fontconfig substitutes if missing
+# fontconfig names; the Debian packages are in the Makefile's APT_RUNTIME.
+FONT = "DejaVu Sans"  # Latin, Cyrillic, Greek (fonts-dejavu-core)
+FONT_CJK = "Noto Sans CJK JP"  # Han, kana, Hangul, and Latin/Cyrillic too (fonts-noto-cjk)
+# drawtext (ffmpeg 5.1) cannot scale Noto Color Emoji's bitmaps; Symbola has outline
+# emoji plus Latin, Greek and Cyrillic, so a line mixing words and emoji draws whole.
+FONT_EMOJI = "Symbola"  # (fonts-symbola)
 THUMBNAIL_SIZE = (1280, 720)
 _MAX_TITLE_LINES = 3
+_MAX_SPEAKER_LINES = 3
+_MARGIN = 0.06  # of the width, kept clear on each side
+_KEEP_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners hold emoji sequences and scripts together
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control and format characters; tabs and line breaks become spaces."""
+    kept = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch.isspace():
+            kept.append(" ")
+        elif cat == "Cc" or (cat in ("Cf", "Cs", "Co", "Cn") and ch not in _KEEP_FORMAT):
+            continue
+        else:
+            kept.append(ch)
+    return " ".join("".join(kept).split())
+
+
+def _is_emoji(ch: str) -> bool:
+    cp = ord(ch)
+    return 0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF or 0x2B00 <= cp <= 0x2BFF
+
+
+def _is_cjk(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F") and not _is_emoji(ch)
+
+
+def font_for(text: str) -> str:
+    """The font a line needs: CJK if it has any, else the emoji font if it has emoji, else the default.
+
+    A line with both keeps its CJK; its emoji are dropped by ``drawable`` (no installed
+    font that drawtext can scale has both).
+    """
+    if any(_is_cjk(ch) for ch in text):
+        return FONT_CJK
+    if any(_is_emoji(ch) for ch in text):
+        return FONT_EMOJI
+    return FONT
+
+
+def drawable(text: str) -> str:
+    """``text`` as drawn with ``font_for(text)``: emoji removed from CJK lines."""
+    if font_for(text) != FONT_CJK:
+        return text
+    return " ".join("".join(ch for ch in text if not _is_emoji(ch) and ch != "\ufe0f").split())
+
+
+def text_width(text: str, size: int) -> float:
+    """A generous estimate of the drawn width in pixels (wide characters are one em)."""
+    em = 0.0
+    for ch in text:
+        if unicodedata.combining(ch) or ch in _KEEP_FORMAT or ch == "\ufe0f":
+            continue
+        em += 1.0 if _is_cjk(ch) or _is_emoji(ch) else 0.62
+    return em * size
 
 
 @dataclass(frozen=True)
@@ -31,50 +94,85 @@ class CardText:
     size: int
     y: int
     color: str = "white"
+    font: str = FONT
+
+
+def _chunks(word: str, size: int, room: float) -> list[str]:
+    """A word too wide for a line (CJK has no spaces) split into pieces that fit."""
+    pieces, current = [], ""
+    for ch in word:
+        if current and text_width(current + ch, size) > room:
+            pieces.append(current)
+            current = ""
+        current += ch
+    return [*pieces, current] if current else pieces
 
 
 def _wrap(text: str, width_px: int, size: int, max_lines: int) -> list[str]:
-    # DejaVu Sans averages about 0.55 em per character; good enough to keep lines on screen.
-    per_line = max(8, int(width_px * 0.88 / (size * 0.55)))
-    lines = textwrap.wrap(" ".join(text.split()), per_line, break_long_words=True) or [""]
+    """Greedy word wrap by estimated pixel width; the last kept line ends in an ellipsis if cut."""
+    room = width_px * (1 - 2 * _MARGIN)
+    lines: list[str] = []
+    for word in text.split():
+        for piece in _chunks(word, size, room):
+            if lines and text_width(f"{lines[-1]} {piece}", size) <= room:
+                lines[-1] = f"{lines[-1]} {piece}"
+            else:
+                lines.append(piece)
+    lines = lines or [""]
     if len(lines) > max_lines:
         lines = lines[:max_lines]
-        lines[-1] = lines[-1][: per_line - 1].rstrip() + "…"
+        last = lines[-1]
+        while last and text_width(last + " …", size) > room:
+            last = last[:-1]
+        lines[-1] = last.rstrip() + "…"
     return lines
+
+
+def _line(text: str, size: int, y: int, color: str = "white") -> CardText:
+    return CardText(drawable(text), size, y, color, font_for(text))
 
 
 def card_layout(
     kind: Literal["title", "end"], *, event: str, title: str, speakers: Sequence[str], width: int, height: int
 ) -> list[CardText]:
-    """The lines of a card at ``width``x``height``: pure arithmetic, no I/O."""
-    names = ", ".join(s for s in speakers if s)
-    lines: list[CardText] = []
+    """The lines of a card at ``width``x``height``: pure arithmetic, no I/O.
+
+    Every text is cleaned of control characters and wrapped to stay inside the frame;
+    each line carries the font its script needs.
+    """
+    event, title = clean_text(event), clean_text(title)
+    names = ", ".join(n for n in (clean_text(s) for s in speakers) if n)
     if kind == "title":
-        small, big, mid = round(height * 0.05), round(height * 0.085), round(height * 0.055)
-        y = round(height * 0.16)
-        if event:
-            lines.append(CardText(event, small, y, "0x9ecbff"))
-        y = round(height * 0.34)
-        for line in _wrap(title, width, big, _MAX_TITLE_LINES):
-            lines.append(CardText(line, big, y))
-            y += round(big * 1.3)
-        if names:
-            for line in _wrap(names, width, mid, 2):
-                lines.append(CardText(line, mid, y + round(mid * 0.6), "0xd0d6e0"))
-                y += round(mid * 1.3)
-    else:
-        big, small = round(height * 0.08), round(height * 0.05)
-        y = round(height * 0.3)
-        lines.append(CardText("Thank you for watching", big, y))
-        y += round(big * 1.8)
-        for line in _wrap(title, width, small, 2):
-            lines.append(CardText(line, small, y, "0xd0d6e0"))
-            y += round(small * 1.3)
-        if names:
-            lines.append(CardText(names if len(names) < 80 else names[:79] + "…", small, y, "0xd0d6e0"))
-            y += round(small * 1.3)
-        if event:
-            lines.append(CardText(event, small, y + round(small * 0.8), "0x9ecbff"))
+        return _title_layout(event, title, names, width, height)
+    return _end_layout(event, title, names, width, height)
+
+
+def _title_layout(event: str, title: str, names: str, width: int, height: int) -> list[CardText]:
+    small, big, mid = round(height * 0.05), round(height * 0.085), round(height * 0.055)
+    lines: list[CardText] = []
+    if event:
+        lines.append(_line(_wrap(event, width, small, 1)[0], small, round(height * 0.16), "0x9ecbff"))
+    y = round(height * 0.34)
+    for text in _wrap(title, width, big, _MAX_TITLE_LINES):
+        lines.append(_line(text, big, y))
+        y += round(big * 1.3)
+    y += round(mid * 0.6)
+    for text in _wrap(names, width, mid, _MAX_SPEAKER_LINES) if names else []:
+        lines.append(_line(text, mid, y, "0xd0d6e0"))
+        y += round(mid * 1.3)
+    return lines
+
+
+def _end_layout(event: str, title: str, names: str, width: int, height: int) -> list[CardText]:
+    big, small = round(height * 0.08), round(height * 0.05)
+    y = round(height * 0.3)
+    lines = [_line("Thank you for watching", big, y)]
+    y += round(big * 1.8)
+    for text in [*_wrap(title, width, small, 2), *(_wrap(names, width, small, 2) if names else [])]:
+        lines.append(_line(text, small, y, "0xd0d6e0"))
+        y += round(small * 1.3)
+    if event:
+        lines.append(_line(_wrap(event, width, small, 1)[0], small, y + round(small * 0.8), "0x9ecbff"))
     return lines
 
 
@@ -92,7 +190,7 @@ def write_text_files(lines: Sequence[CardText], folder: Path, prefix: str) -> li
 def card_filter(lines: Sequence[CardText], files: Sequence[Path]) -> str:
     """A drawtext chain drawing each line centred, reading its text from its file."""
     draws = [
-        f"drawtext=textfile={filter_path(path)}:expansion=none:font='{FONT}':fontsize={line.size}"
+        f"drawtext=textfile={filter_path(path)}:expansion=none:font='{line.font}':fontsize={line.size}"
         f":fontcolor={line.color}:x=(w-text_w)/2:y={line.y}"
         for line, path in zip(lines, files, strict=True)
     ]
@@ -118,10 +216,16 @@ def card_args(
     ]  # fmt: skip
 
 
-def thumbnail_args(vf: str, out: Path) -> list[str]:
-    """Render the title card once at 1280x720 as a JPEG."""
+def thumbnail_args(vf: str, out: Path, *, frame_from: Path, at: float) -> list[str]:
+    """The frame of ``frame_from`` at ``at`` seconds, fitted into 1280x720, shaded, with ``vf``'s text, as a JPEG."""
     width, height = THUMBNAIL_SIZE
+    fit = (
+        f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
+        f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color={BACKGROUND},setsar=1"
+    )
+    # Shading keeps the white text readable over a bright slide.
+    shade = "drawbox=x=0:y=0:w=iw:h=ih:color=black@0.55:t=fill"
     return [
-        "-f", "lavfi", "-i", _source(width, height, Fraction(1)), "-vf", vf,
+        "-ss", f"{max(0.0, at):.3f}", "-i", str(frame_from), "-map", "0:v:0", "-vf", f"{fit},{shade},{vf}",
         "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1", str(out),
     ]  # fmt: skip

@@ -18,16 +18,14 @@ check the figures against ffmpeg's ebur128.
 from __future__ import annotations
 
 import math
-import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from talkcast.errors import MediaError
-from talkcast.media import tool
+from talkcast.media import ffmpeg_output
 
 RATE = 48000
 SUB_BLOCK = RATE // 10  # 100 ms: the hop of the 400 ms gating blocks (75 % overlap)
@@ -187,37 +185,25 @@ def _range(short: np.ndarray) -> float:
 def decode_args(inputs: Sequence[str], graph: str, label: str) -> list[str]:
     """ffmpeg arguments decoding a filtergraph's audio output to raw stereo float PCM on stdout."""
     return [
-        tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", *inputs, "-filter_complex", graph,
-        "-map", label, "-ac", "2", "-ar", str(RATE), "-f", "f32le", "-",
+        *inputs, "-filter_complex", graph, "-map", label, "-ac", "2", "-ar", str(RATE), "-f", "f32le", "-",
     ]  # fmt: skip
 
 
-def _chunks(proc: subprocess.Popen[bytes], frames: int = RATE * 10) -> Iterator[np.ndarray]:
-    assert proc.stdout is not None
-    size = frames * 2 * 4
-    while True:
-        data = proc.stdout.read(size)
-        if not data:
-            return
-        usable = len(data) // 8 * 8
-        yield np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, 2)
+_CHUNK_BYTES = RATE * 10 * 2 * 4  # 10 s of stereo float32
 
 
 def measure(args: Sequence[str], *, what: str) -> Measurement:
-    """Run ``args`` (from ``decode_args``) and measure what it outputs, streaming."""
+    """Run ffmpeg with ``args`` (from ``decode_args``) and measure what it outputs, streaming."""
     meter = LoudnessMeter()
-    proc = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        for chunk in _chunks(proc):
-            meter.feed(chunk)
-        _, err = proc.communicate()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    if proc.returncode != 0:
-        tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-        raise MediaError(f"{what} failed: {tail[0]}", exit_code=proc.returncode, stderr_tail=tail[0])
+    pending = b""
+    with ffmpeg_output(args, what=what, chunk=_CHUNK_BYTES) as chunks:
+        for data in chunks:
+            # A pipe read may end inside a sample frame; carry the remainder over.
+            data = pending + data
+            usable = len(data) // 8 * 8
+            pending = data[usable:]
+            if usable:
+                meter.feed(np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, 2))
     return meter.result()
 
 

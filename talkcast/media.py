@@ -8,6 +8,7 @@ redacted, reads ``-progress pipe:1`` rather than scraping stderr, and raises
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -17,12 +18,13 @@ import shutil
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from talkcast.errors import MediaError, ToolMissing
+from talkcast.process import terminate
 from talkcast.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -175,22 +177,32 @@ def probe(path: Path) -> Probe:
     return result
 
 
-def video_packets(path: Path) -> list[tuple[float, bool]]:
-    """(presentation time, is keyframe) of every packet of the first video stream, in decode order.
+def packet_table(path: Path, select: str, fields: str) -> list[list[str]]:
+    """ffprobe's ``packet=<fields>`` of the streams ``select`` (e.g. "v:0", "a:0"), one row per packet in file order.
 
     Packets are read without decoding, so this is fast even on hours of footage.
     """
     args = [
-        tool("ffprobe"), "-v", "error", "-select_streams", "v:0",
-        "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", str(path),
+        tool("ffprobe"), "-v", "error", "-select_streams", select,
+        "-show_entries", f"packet={fields}", "-of", "csv=p=0", str(path),
     ]  # fmt: skip
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    proc = subprocess.run(args, capture_output=True, text=True, errors="replace", check=False)
     if proc.returncode != 0:
         tail = _tail(proc.stderr.splitlines())
         last = tail.splitlines()[-1] if tail else "ffprobe failed"
-        raise MediaError(f"{path.name}: cannot read its video packets ({last})", exit_code=proc.returncode,
+        raise MediaError(f"{path.name}: cannot read its packets ({last})", exit_code=proc.returncode,
                          stderr_tail=tail)  # fmt: skip
-    return parse_video_packets(proc.stdout.splitlines())
+    return [line.strip().split(",") for line in proc.stdout.splitlines() if line.strip()]
+
+
+def packet_times(path: Path, select: str, field: str = "pts_time") -> list[float]:
+    """One time field of every packet of ``select``, in file order; packets without it are skipped."""
+    return [float(row[0]) for row in packet_table(path, select, field) if row and row[0] not in ("", "N/A")]
+
+
+def video_packets(path: Path) -> list[tuple[float, bool]]:
+    """(presentation time, is keyframe) of every packet of the first video stream, in decode order."""
+    return parse_video_packets(",".join(row) for row in packet_table(path, "v:0", "pts_time,flags"))
 
 
 def parse_video_packets(lines: Iterable[str]) -> list[tuple[float, bool]]:
@@ -273,6 +285,43 @@ def _tail(lines: Iterable[str]) -> str:
     return redact("\n".join(list(lines)[-STDERR_TAIL_LINES:]).strip())
 
 
+@contextlib.contextmanager
+def _started(full: list[str], what: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The one place ffmpeg is started: yields the running process, whose stdout the caller reads.
+
+    stderr is drained on a thread so that a chatty ffmpeg never blocks on a full pipe. If
+    the caller is interrupted (Ctrl-C, a cancelled stage, an error while reading), ffmpeg
+    is stopped through ``talkcast.process.terminate``. A non-zero exit raises
+    ``MediaError`` with the redacted command, the exit code and the tail of stderr.
+    """
+    command = redact(shlex.join(full))
+    log.debug("running %s", command)
+    proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr: deque[str] = deque(maxlen=200)
+    assert proc.stdout is not None and proc.stderr is not None
+    err_pipe = proc.stderr
+    drain = threading.Thread(
+        target=lambda: stderr.extend(line.decode(errors="replace") for line in err_pipe), daemon=True
+    )
+    drain.start()
+    try:
+        yield proc
+        # Whatever the caller left unread, so that ffmpeg can finish writing and exit.
+        while proc.stdout.read(1 << 16):
+            pass
+        code = proc.wait()
+    except BaseException:
+        terminate(proc)
+        raise
+    finally:
+        drain.join(timeout=5)
+        proc.stdout.close()
+    if code != 0:
+        tail = _tail(stderr)
+        last = tail.splitlines()[-1] if tail else f"exit code {code}"
+        raise MediaError(f"{what} failed: {last}", command=command, exit_code=code, stderr_tail=tail)
+
+
 def run_ffmpeg(
     args: Sequence[str | Path],
     *,
@@ -284,43 +333,37 @@ def run_ffmpeg(
     ``what`` names the job in the error (e.g. "talk 'kafka': cut"). Raises ``MediaError``
     with the exit code and the tail of stderr on failure.
     """
-    full = ffmpeg_args(*args)
-    command = redact(shlex.join(full))
-    log.debug("running %s", command)
-    proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace")
-    stderr: deque[str] = deque(maxlen=200)
-    # stderr is drained on a thread so that a chatty ffmpeg never blocks on a full pipe.
-    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr or ()), daemon=True)
-    drain.start()
     parser = ProgressParser()
-    try:
+    with _started(ffmpeg_args(*args), what) as proc:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            block = parser.feed(line)
+        for raw in proc.stdout:
+            block = parser.feed(raw.decode(errors="replace"))
             if block is not None and on_progress is not None:
                 on_progress(block)
-        code = proc.wait()
-    except BaseException:
-        # Interrupted (Ctrl-C, a cancelled stage): let ffmpeg finish its file handles, then insist.
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        raise
-    finally:
-        drain.join(timeout=5)
-    if code != 0:
-        tail = _tail(stderr)
-        last = tail.splitlines()[-1] if tail else f"exit code {code}"
-        raise MediaError(f"{what} failed: {last}", command=command, exit_code=code, stderr_tail=tail)
 
 
-def decode_errors(path: Path) -> str:
-    """Decode the whole file and return what ffmpeg reports at level error ('' if clean)."""
+@contextlib.contextmanager
+def ffmpeg_output(args: Sequence[str | Path], *, what: str, chunk: int = 1 << 20) -> Iterator[Iterator[bytes]]:
+    """Run ffmpeg with ``args`` (which must write to ``-``) and yield its stdout as chunks of bytes.
+
+    For output that is data rather than a file (decoded PCM, raw frames). Same runner as
+    ``run_ffmpeg``: quiet, logged with secrets redacted, ``MediaError`` on failure, and
+    stopped through ``talkcast.process.terminate`` if the reader is interrupted::
+
+        with ffmpeg_output([... "-f", "f32le", "-"], what="measuring") as chunks:
+            for data in chunks: ...
+    """
+    full = [tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", *map(str, args)]
+    with _started(full, what) as proc:
+        assert proc.stdout is not None
+        yield iter(functools.partial(proc.stdout.read, chunk), b"")
+
+
+def decode_errors(path: Path, *, start: float | None = None, seconds: float | None = None) -> str:
+    """Decode the file (or ``seconds`` of it from ``start``); what ffmpeg reports at level error ('' if clean)."""
+    window = (["-ss", f"{start:.3f}"] if start is not None else []) + (["-t", f"{seconds:.3f}"] if seconds else [])
     proc = subprocess.run(
-        [tool("ffmpeg"), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        [tool("ffmpeg"), "-hide_banner", "-nostdin", "-v", "error", *window, "-i", str(path), "-f", "null", "-"],
         capture_output=True, text=True, errors="replace", check=False,
     )  # fmt: skip
     return proc.stderr.strip()

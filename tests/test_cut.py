@@ -19,8 +19,8 @@ from talkcast.errors import TalkError
 from talkcast.media import decode_errors, probe, tool
 from talkcast.recorder.cards import card_frames, card_layout
 from talkcast.recorder.cut import CutResult, cut_talk
+from talkcast.recorder.encoder import parse_x264_options
 from talkcast.recorder.loudness import measure_file
-from talkcast.recorder.smart import parse_x264_options
 from tests.support.recorder_media import (
     BEEP_SECONDS,
     IndexedSource,
@@ -175,7 +175,11 @@ def test_talk_across_two_files_is_joined_exactly(tmp_path, media):
     result = cut(tmp_path, [Span(a.path, 5.0, 12.0), Span(b.path, 0.0, 6.3)])
     assert result.mode == "smart"
     frames = read_frame_indices(result.video)
-    assert frames == expected_frames(a, 5.0, 12.0) + expected_frames(b, 0.0, 6.3)
+    # part1's video ends at 12.021 s (MKV shifts it by 21 ms): a span joined to the next
+    # file runs to its end, so its last frame (299) is kept, not dropped at the join.
+    first_file = expected_frames(a, 5.0, 12.0)
+    assert first_file[-1] == 298
+    assert frames == [*first_file, 299, *expected_frames(b, 0.0, 6.3)]
     assert_clean(result)
     assert any("joined 2026-08-27 19-00-00.mkv" in n and "19-00-13.mkv (from 00:00:00" in n for n in result.notes)
 

@@ -9,17 +9,16 @@ import numpy as np
 import pytest
 
 from talkcast.recorder.cut import audio_graph
+from talkcast.recorder.encoder import VideoParams, matched_encoder_args
 from talkcast.recorder.loudness import RATE, LoudnessMeter, Measurement, Target, adjustment
 from talkcast.recorder.smart import (
     CutRangeError,
     SourceIndex,
-    VideoParams,
     concat_list,
     copy_piece_args,
     copy_pieces,
     encode_piece_args,
     frame_range,
-    matched_encoder_args,
     parse_packets,
     smart_pieces,
 )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from talkcast import media
 from talkcast.app.synth import Segment, render_programme
 from talkcast.errors import MediaError
-from talkcast.media import ProgressParser, keyframe_times, parse_keyframes, probe, run_ffmpeg
+from talkcast.media import ProgressParser, ffmpeg_output, keyframe_times, parse_keyframes, probe, run_ffmpeg
+from talkcast.process import terminate
 from talkcast.secrets import Secret, register_secret
 
 
@@ -94,3 +97,44 @@ def test_progress_reaches_the_callback(tmp_path: Path) -> None:
         on_progress=lambda p: seen.append(p.out_time),
     )
     assert seen and seen[-1] == pytest.approx(2.0, abs=0.1)
+
+
+def test_ffmpeg_output_yields_stdout_as_data() -> None:
+    args = ["-f", "lavfi", "-i", "sine=f=440:r=8000:d=1", "-ac", "1", "-f", "s16le", "-"]
+    with ffmpeg_output(args, what="pcm", chunk=3000) as chunks:
+        data = b"".join(chunks)
+    assert len(data) == 8000 * 2  # one second of 16-bit mono at 8 kHz
+
+
+def test_ffmpeg_output_failure_carries_exit_code_and_redacted_command() -> None:
+    key = register_secret(Secret("data-key-2222-3333"))
+    with pytest.raises(MediaError) as info:
+        _read_all(["-i", f"/nonexistent/{key.reveal()}.mkv", "-f", "s16le", "-"], what="reading")
+    err = info.value
+    assert str(err).startswith("reading failed:") and err.returncode not in (0, None)
+    assert "data-key-2222-3333" not in err.command + err.stderr_tail + str(err)
+
+
+def test_interrupted_reader_stops_ffmpeg_through_the_one_kill_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    stopped: list[subprocess.Popen[bytes]] = []
+
+    def spy(proc: subprocess.Popen[bytes], grace: float = 5.0, *, group: bool = False) -> int:
+        stopped.append(proc)
+        return terminate(proc, grace, group=group)
+
+    monkeypatch.setattr(media, "terminate", spy)
+    endless = ["-re", "-f", "lavfi", "-i", "sine=r=8000", "-f", "s16le", "-"]
+    with pytest.raises(KeyboardInterrupt):
+        _interrupt_first_chunk(endless)
+    assert len(stopped) == 1 and stopped[0].poll() is not None
+
+
+def _read_all(args: list[str], what: str) -> bytes:
+    with ffmpeg_output(args, what=what) as chunks:
+        return b"".join(chunks)
+
+
+def _interrupt_first_chunk(args: list[str]) -> None:
+    with ffmpeg_output(args, what="endless", chunk=1600) as chunks:
+        for _ in chunks:
+            raise KeyboardInterrupt  # as Ctrl-C would, while ffmpeg is still writing

@@ -9,6 +9,7 @@ Encoded like OBS: x264 High profile, B-frames, a 250-frame GOP without scene cut
 
 from __future__ import annotations
 
+import random
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
@@ -158,3 +159,34 @@ def stream_durations(path: Path) -> tuple[float, float]:
 def fps_of(source: IndexedSource) -> Fraction:
     """The source's frame rate as a fraction."""
     return Fraction(source.fps)
+
+
+def make_busy_recording(path: Path, *, seconds: float, fps: int = 25) -> Path:
+    """A 320x180 recording of moving noise (so it has megabytes to damage) with a tone, like OBS's MKV."""
+    subprocess.run(
+        [tool("ffmpeg"), "-v", "error", "-y", "-f", "lavfi", "-i",
+         f"testsrc2=s=320x180:r={fps}:d={seconds},noise=alls=30:allf=t", "-f", "lavfi", "-i",
+         f"sine=f=440:r=48000:d={seconds}", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23",
+         "-g", "250", "-bf", "2", "-c:a", "aac", "-b:a", "96k", "-ac", "2", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def overwrite_with_garbage(path: Path, *, at: int, size: int, seed: int = 7) -> None:
+    """Overwrite ``size`` bytes from offset ``at`` with random bytes, as ``dd conv=notrunc`` would."""
+    garbage = random.Random(seed).randbytes(size)
+    with path.open("r+b") as fh:
+        fh.seek(at)
+        fh.write(garbage)
+
+
+def video_dts(path: Path, select: str = "v:0") -> list[float]:
+    """Decode timestamps of every packet of ``select``, in file order."""
+    out = subprocess.run(
+        [tool("ffprobe"), "-v", "error", "-select_streams", select, "-show_entries", "packet=dts_time",
+         "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    values = (line.split(",")[0].strip() for line in out.splitlines())
+    return [float(x) for x in values if x not in ("", "N/A")]

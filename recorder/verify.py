@@ -1,0 +1,134 @@
+"""A damaged recording is never cut silently, and a cut is checked before it replaces anything.
+
+Before cutting, ``source_damage`` looks at a recording's packet table (no decoding) for
+stretches where video frames or audio packets are missing, as garbage in the middle of
+a file leaves them; ``trim_truncated_end`` drops the frames a killed OBS left without
+their B-frames. After joining, ``verify_cut`` reads the result back: monotonic video
+and audio timestamps, the expected frame count, audio and video ending together, and a
+clean decode around every join of re-encoded and copied pieces.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from talkcast.errors import MediaError
+from talkcast.media import decode_errors, packet_times, probe
+from talkcast.recorder.smart import SourceIndex
+from talkcast.timecode import format_clock
+
+# Audio and video of the result may differ by at most this much (one AAC frame is 21 ms).
+AV_TOLERANCE = 0.025
+# Copy mode keeps the recording's own audio packets from around a keyframe: a few AAC frames of slack.
+COPY_AV_TOLERANCE = 0.15
+# An audio packet is 21 ms (AAC at 48 kHz); a hole this long is lost sound, not jitter.
+AUDIO_GAP = 0.1
+# OBS skips a frame or a few when its encoder lags, with the sound carrying on; a hole in
+# the video this long is lost data, not that.
+VIDEO_GAP = 0.5
+# Frames a truncated file may end with after its last complete stretch (its B-frames lost).
+_TRUNCATED_TAIL = 8
+# Seconds decoded either side of each join.
+_JOIN_WINDOW = 0.5
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A stretch of a file (seconds into it) that is missing or broken, and what is wrong."""
+
+    start: float
+    end: float
+    what: str
+
+    def line(self, subject: str) -> str:
+        """One line for the user, e.g. "the recording a.mkv is damaged between 00:01:02.300 and ..."."""
+        return f"{subject} is damaged between {format_clock(self.start)} and {format_clock(self.end)} ({self.what})"
+
+
+def frame_gaps(times: Sequence[float], lo: float, hi: float, *, longer: float) -> list[tuple[float, float]]:
+    """Where, within ``[lo, hi]``, consecutive frame times lie more than ``longer`` seconds apart."""
+    return [(a, b) for a, b in itertools.pairwise(times) if b - a > longer and a < hi and b > lo]
+
+
+def audio_gaps(times: Sequence[float], lo: float, hi: float) -> list[tuple[float, float]]:
+    """Where, within ``[lo, hi]``, audio packets (in file order) jump ahead by ``AUDIO_GAP`` or go backwards."""
+    return [
+        (min(a, b), max(a, b))
+        for a, b in itertools.pairwise(times)
+        if (b - a > AUDIO_GAP or b < a) and min(a, b) < hi and max(a, b) > lo
+    ]
+
+
+def source_damage(index: SourceIndex, audio: Sequence[float], lo: float, hi: float) -> Damage | None:
+    """The damaged stretch of a recording within ``[lo, hi]`` (seconds into it), or None.
+
+    ``audio`` holds the audio packets' times in file order, on the same clock as ``index``.
+    """
+    video = frame_gaps(index.frame_times, lo, hi, longer=max(VIDEO_GAP, 1.5 * index.frame_duration))
+    sound = audio_gaps(audio, lo, hi)
+    if not video and not sound:
+        return None
+    spans = video + sound
+    missing = sum(round((b - a) / index.frame_duration) - 1 for a, b in video)
+    parts = [f"{missing} video frames missing"] if video else []
+    parts += [f"{sum(b - a for a, b in sound):.1f} s of audio missing or out of order"] if sound else []
+    return Damage(min(a for a, _ in spans), max(b for _, b in spans), ", ".join(parts))
+
+
+def trim_truncated_end(index: SourceIndex) -> tuple[SourceIndex, int]:
+    """``index`` without the frames after a gap in its last few (a file cut short by a killed recorder).
+
+    When OBS is killed, the last P-frame may be written without the B-frames shown
+    before it; keeping it would leave a hole and timestamps that overlap the next file.
+    Returns the index and how many frames were dropped.
+    """
+    times = index.frame_times
+    tail = len(times) - _TRUNCATED_TAIL
+    for i in range(len(times) - 1, max(0, tail), -1):
+        if times[i] - times[i - 1] > 1.5 * index.frame_duration:
+            kept = tuple(k for k in index.keyframes if k < i)
+            return replace(index, frame_times=times[:i], keyframes=kept), len(times) - i
+    return index, 0
+
+
+def _first_disorder(times: Sequence[float]) -> int | None:
+    return next((i for i in range(1, len(times)) if times[i] <= times[i - 1]), None)
+
+
+def _timestamps(path: Path) -> Damage | None:
+    for select, name in (("v:0", "video"), ("a:0", "audio")):
+        dts = packet_times(path, select, "dts_time")
+        bad = _first_disorder(dts)
+        if bad is not None:
+            return Damage(dts[bad], dts[bad - 1], f"{name} timestamps go backwards")
+    return None
+
+
+def verify_cut(path: Path, *, frames: int, joins: Sequence[float], av_tolerance: float = AV_TOLERANCE) -> Damage | None:
+    """What is wrong with a finished cut (seconds into it), or None if it is good."""
+    try:
+        info = probe(path)
+        broken = _timestamps(path)
+    except MediaError as err:
+        return Damage(0.0, 0.0, f"unreadable: {err}")
+    if broken is not None:
+        return broken
+    if info.video is None or info.audio is None:
+        return Damage(0.0, info.duration, "audio or video stream missing")
+    v = info.video.duration or info.duration
+    a = info.audio.duration if info.audio.duration is not None else v
+    if abs(v - a) > av_tolerance:
+        side = "before" if a < v else "after"
+        return Damage(min(a, v), max(a, v), f"audio ends {abs(v - a):.3f} s {side} the video")
+    counted = len(packet_times(path, "v:0"))
+    if counted != frames:
+        return Damage(0.0, v, f"{counted} video frames where {frames} were expected")
+    for at in joins:
+        errors = decode_errors(path, start=max(0.0, at - _JOIN_WINDOW), seconds=2 * _JOIN_WINDOW)
+        if errors:
+            first = errors.splitlines()[0]
+            return Damage(max(0.0, at - _JOIN_WINDOW), at + _JOIN_WINDOW, f"decode errors at a join: {first}")
+    return None
