@@ -111,8 +111,8 @@ def _start_worker(progress: ProgressSink | None, parent: int) -> None:
     """Pool initializer: remember the progress queue and watch the coordinator."""
     global _worker_progress
     _worker_progress = progress
-    if os.getppid() != parent:  # it died while this worker started
-        stop_orphaned_worker()
+    if os.getppid() != parent:  # it died while this worker started: nothing of ours runs yet
+        os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent,), name="talkcast-parent-watch", daemon=True).start()
 
 

@@ -7,6 +7,9 @@ Dask workers on other machines, only write artefacts under the output folder and
 their result back. A stage is skipped when its recorded input hash matches the current
 one and its artefacts still exist, so a rerun does no work twice and an edited cut
 redoes exactly that talk's downstream stages.
+
+Around the run loop here: the stage functions workers run (``stages``), where they run
+(``executors``), the input hashes (``hashing``) and the per-talk report (``report``).
 """
 
 from __future__ import annotations
@@ -14,27 +17,26 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from talkcast.app.executors import Executor, drain_progress, make_executor
 from talkcast.app.hashing import input_hash, is_current
+from talkcast.app.report import RunReport, TalkStatus, detail, fill_from_state, record_failure
 from talkcast.app.stages import POOL_FUNCTIONS
 from talkcast.config import Config
-from talkcast.cuts import CutList, TalkCut, read_cuts
+from talkcast.cuts import CutList, read_cuts
 from talkcast.errors import ConfigError, QuotaExceeded, TalkcastError
 from talkcast.schedule import Schedule, Talk, load_schedule
 from talkcast.stage import (
     POOL_STAGES,
     POST_STAGES,
     TALK_STAGES,
-    CutOutput,
     Display,
     PublishOutput,
     StageName,
     Status,
     TalkJob,
-    TranscriptOutput,
 )
 from talkcast.state import StateStore, write_manifest
 
@@ -76,32 +78,6 @@ class Options:
     workers: int = 0
     dry_run: bool = False
     force_metadata: bool = False
-
-
-@dataclass
-class TalkStatus:
-    """One talk's line of the summary table."""
-
-    talk: TalkCut
-    stages: dict[str, str] = field(default_factory=dict)  # stage -> done/failed/skipped/review/...
-    seconds: dict[str, float] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    url: str = ""
-    needs_human: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RunReport:
-    """What a pipeline run did, for the summary table and the exit code."""
-
-    talks: list[TalkStatus]
-    work_done: list[tuple[str, str]] = field(default_factory=list)  # (talk, stage) that ran
-    messages: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        """Whether any talk's stage failed."""
-        return any(Status.FAILED in t.stages.values() for t in self.talks)
 
 
 def talk_jobs(cfg: Config, cuts: CutList, schedule: Schedule | None, options: Options) -> list[TalkJob]:
@@ -199,7 +175,7 @@ def _run(
         else:
             _run_publish(cfg, options, display, store, ready, statuses, result, publisher)
     for status in statuses.values():
-        _fill_from_state(cfg, store, status)
+        fill_from_state(cfg, store, status)
     return result
 
 
@@ -307,12 +283,12 @@ def _run_pool(
                 try:
                     res = executor.result(future)
                 except TalkcastError as err:
-                    _record_failure(store, statuses[talk_id], stage, str(err), seconds, display)
+                    record_failure(store, statuses[talk_id], stage, str(err), seconds, display)
                     pending[talk_id].clear()  # downstream stages need this one
                     continue
                 except Exception as err:  # a bug or a crashed worker: still only this talk fails
                     log.debug("stage %s of %s crashed", stage, talk_id, exc_info=err)
-                    _record_failure(store, statuses[talk_id], stage, f"{type(err).__name__}: {err}", seconds, display)
+                    record_failure(store, statuses[talk_id], stage, f"{type(err).__name__}: {err}", seconds, display)
                     pending[talk_id].clear()
                     continue
                 status = res.status
@@ -321,36 +297,11 @@ def _run_pool(
                 statuses[talk_id].stages[stage] = status
                 statuses[talk_id].seconds[stage] = seconds
                 report.work_done.append((talk_id, stage))
-                display.stage_finished(talk_id, stage, status, _detail(res))
+                display.stage_finished(talk_id, stage, status, detail(res))
                 next_stage(talk_id)
     finally:
         if executor is not None:
             executor.close()
-
-
-def _record_failure(
-    store: StateStore, status: TalkStatus, stage: str, error: str, seconds: float, display: Display
-) -> None:
-    # The previous good result's files are still on disk (outputs are renamed into place
-    # only when complete): keep them in the record, so the manifest doesn't lose them.
-    previous = store.stage(status.talk.id, stage)
-    kept = previous.result if previous else {}
-    store.set_stage(status.talk.id, stage, Status.FAILED, error=error, seconds=seconds, result=kept)
-    status.stages[stage] = Status.FAILED
-    status.errors.append(error)
-    display.stage_finished(status.talk.id, stage, Status.FAILED, error)
-
-
-def _detail(res: CutOutput | TranscriptOutput | PublishOutput) -> str:
-    """The short text after a talk's stage in the progress display."""
-    if isinstance(res, CutOutput):
-        return f"{res.duration:.1f} s, {res.mode}"
-    if isinstance(res, TranscriptOutput):
-        text = f"{res.cues} cues, {res.language}"
-        if res.review_reasons:
-            text += ", needs review: " + "; ".join(res.review_reasons)
-        return text
-    return res.url
 
 
 def _run_publish(
@@ -393,26 +344,9 @@ def _run_publish(
         if res is None:
             continue
         if res.status is Status.FAILED:
-            _record_failure(store, statuses[job.talk.id], stage, res.error or "failed", 0.0, display)
+            record_failure(store, statuses[job.talk.id], stage, res.error or "failed", 0.0, display)
             continue
         store.set_stage(job.talk.id, stage, res.status, input_hash=wanted, result=res.to_json())
         statuses[job.talk.id].stages[stage] = res.status
         report.work_done.append((job.talk.id, stage))
-        display.stage_finished(job.talk.id, stage, res.status, _detail(res))
-
-
-def _fill_from_state(cfg: Config, store: StateStore, status: TalkStatus) -> None:
-    """Complete a talk's summary line from state (stages that did not run this time)."""
-    for stage in TALK_STAGES:
-        rec = store.stage(status.talk.id, stage)
-        if rec is None:
-            status.stages.setdefault(stage, "-")
-            continue
-        status.stages.setdefault(stage, rec.status)
-        status.seconds.setdefault(stage, rec.seconds)
-        if stage == StageName.PUBLISH and rec.result.get("url"):
-            status.url = rec.result["url"]
-        if rec.status == Status.REVIEW:
-            status.needs_human.append(f"{stage}: " + "; ".join(rec.result.get("review_reasons", ["review"])))
-        if rec.status == Status.FAILED and rec.error not in status.errors:
-            status.errors.append(rec.error)
+        display.stage_finished(job.talk.id, stage, res.status, detail(res))
