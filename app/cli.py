@@ -140,10 +140,11 @@ def _config(args: argparse.Namespace) -> Config:
 # ---------------------------------------------------------------- post-event commands
 
 
-def _run_pipeline(args: argparse.Namespace, stages: tuple[StageName, ...], **extra: Any) -> int:
+def _run_pipeline(
+    args: argparse.Namespace, stages: tuple[StageName, ...], *, archive: bool = False, **extra: Any
+) -> int:
     from talkcast.app import pipeline
-    from talkcast.app.progress import make_display
-    from talkcast.app.summary import print_summary
+    from talkcast.app.post import run_and_report
 
     cfg = _config(args)
     options = pipeline.Options(
@@ -156,12 +157,7 @@ def _run_pipeline(args: argparse.Namespace, stages: tuple[StageName, ...], **ext
         **extra,
     )
     publisher = _publisher(cfg) if "publish" in stages else None
-    with make_display(True if args.plain else None) as display:
-        report = pipeline.run(cfg, options, display, publisher=publisher)
-    if stages == ("plan",):
-        print(f"wrote {cfg.output_dir / 'cuts.toml'}")
-    else:
-        print_summary(cfg, report)
+    report = run_and_report(cfg, options, plain=True if args.plain else None, publisher=publisher, archive=archive)
     return EXIT_FAILED if report.failed or report.messages else EXIT_OK
 
 
@@ -198,17 +194,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_post(args: argparse.Namespace) -> int:
-    """``talkcast post``: the whole evening, resumable."""
-    from talkcast.archive.build import build_archive
-
+    """``talkcast post``: the whole evening, resumable, then the archive page."""
     stages = POST_STAGES[: POST_STAGES.index(StageName(args.until)) + 1] if args.until else POST_STAGES
     if args.skip_publish:
         stages = tuple(s for s in stages if s != StageName.PUBLISH)
-    code = _run_pipeline(args, stages)
-    index = build_archive(_config(args))
-    if index is not None:
-        print(f"archive page: {index.resolve().as_uri()}")
-    return code
+    return _run_pipeline(args, stages, archive=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

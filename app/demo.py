@@ -192,20 +192,14 @@ def generate_event(root: Path, talks: tuple[DemoTalk, ...] = DEMO_TALKS, *, gap:
 def run_demo(root: Path, *, plain: bool = False) -> int:
     """Generate the demo event in ``root`` and run the post pipeline on it (publish skipped)."""
     from talkcast.app import pipeline
-    from talkcast.app.progress import make_display
-    from talkcast.app.summary import print_summary
-    from talkcast.archive.build import build_archive
+    from talkcast.app.post import run_and_report
     from talkcast.config import load_config
 
     print(f"generating the demo event in {root} ...", flush=True)
     cfg = load_config(generate_event(root))
     stages = tuple(s for s in POST_STAGES if s != StageName.PUBLISH or cfg.publish.enabled)
-    with make_display(True if plain else None) as display:
-        if not cfg.publish.enabled:
-            display.message("publish: skipped (no YouTube credentials configured in event.toml)")
-        report = pipeline.run(cfg, pipeline.Options(stages=stages), display)
-    print_summary(cfg, report)
-    index = build_archive(cfg)
-    if index is not None:
-        print(f"archive page: {index.resolve().as_uri()}")
+    notes = () if cfg.publish.enabled else ("publish: skipped (no YouTube credentials configured in event.toml)",)
+    report = run_and_report(
+        cfg, pipeline.Options(stages=stages), plain=True if plain else None, archive=True, notes=notes
+    )
     return 1 if report.failed else 0

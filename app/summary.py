@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from talkcast.app.pipeline import RunReport
+from talkcast.app.report import RunReport
 from talkcast.config import Config
 from talkcast.stage import TALK_STAGES
 from talkcast.timecode import format_clock

@@ -78,6 +78,7 @@ class StateStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         # It holds resumable upload session URIs, which grant upload access: owner only.
         path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)  # an older file, or one copied in, may have been wider
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)

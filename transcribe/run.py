@@ -54,28 +54,30 @@ class TranscriptResult:
         """Wall time over audio time: 0.1 means a 40-minute talk takes 4 minutes."""
         return self.seconds / self.audio_seconds if self.audio_seconds > 0 else 0.0
 
-    def summary(self) -> dict[str, object]:
-        """A JSON-friendly summary for the state store and the manifest (paths as strings)."""
-        return {
-            "language": self.language,
-            "cues": self.cues,
-            "dropped": dict(self.dropped),
-            "confidence": round(self.confidence, 3),
-            "needs_review": self.needs_review,
-            "review_reasons": list(self.review_reasons),
-            "audio_seconds": round(self.audio_seconds, 3),
-            "seconds": round(self.seconds, 3),
-            "model": self.model,
-            "artefacts": {k: str(v) for k, v in self.artefacts.items()},
-        }
-
 
 def thread_budget(cores: int, workers: int) -> int:
     """Threads per worker so that threads x workers <= cores (at least 1 thread each).
 
+    For benchmarks that want the whole machine; the pipeline uses ``transcribe_threads``.
+
     More workers than cores cannot fit; the pipeline should run at most ``cores`` workers.
     """
     return max(1, max(1, cores) // max(1, workers))
+
+
+# CTranslate2 threads per transcription when [transcribe] threads is 0. Fixed, never
+# derived from the cores or the number of talks at once: the thread count changes how
+# the decoder's sums are split, so a layout-dependent count could change the captions
+# between a local run and a cluster run of the same talk.
+TRANSCRIBE_THREADS = 2
+
+
+def transcribe_threads(settings: TranscribeConfig) -> int:
+    """The CTranslate2 thread count for every transcription: configured, else ``TRANSCRIBE_THREADS``.
+
+    The same on any machine and in any worker layout, so the same talk gives byte-identical captions.
+    """
+    return settings.threads if settings.threads > 0 else TRANSCRIBE_THREADS
 
 
 def vocabulary_for(talk: Talk, cfg: Config) -> Vocabulary:
@@ -167,7 +169,7 @@ def transcribe_talk(
     segments: list[RawSegment] = []
     if speech:
         if lang is None:
-            lang = engine.detect_language(audio)
+            lang = engine.detect_language(audio, speech)
         try:
             for seg in engine.transcribe(
                 audio,

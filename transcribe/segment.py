@@ -120,50 +120,56 @@ def _ends_with(text: str, marks: tuple[str, ...]) -> bool:
     return text.rstrip(_CLOSERS).endswith(marks)
 
 
+_INF = float("inf")
+
+
+def _line_cost(words: Sequence[str], i: int, j: int, k: int) -> float:
+    """The cost of a line of words[i:j] with the rest laid out in ``k - 1`` more lines."""
+    # Balanced lines read best; a break after punctuation reads better still.
+    line = " ".join(words[i:j])
+    cost = abs(len(line) - len(" ".join(words[j:])) / (k - 1)) * 0.1
+    if not _ends_with(words[j - 1], SENTENCE_END + CLAUSE_END):
+        cost += 1.0
+    return cost
+
+
+def _best_breaks(
+    words: Sequence[str], width: int, i: int, k: int, memo: dict[tuple[int, int], tuple[float, list[int]]]
+) -> tuple[float, list[int]]:
+    """(cost, breaks) laying out words[i:] in exactly ``k`` lines; a plain DP, as cues are short."""
+    if (i, k) in memo:
+        return memo[(i, k)]
+    result: tuple[float, list[int]] = (_INF, [])
+    if k == 1:
+        if len(" ".join(words[i:])) <= width:
+            result = (0.0, [])
+    else:
+        for j in range(i + 1, len(words)):
+            if len(" ".join(words[i:j])) > width:
+                break
+            rest, breaks = _best_breaks(words, width, j, k - 1, memo)
+            cost = rest + _line_cost(words, i, j, k)  # stays infinite when the rest cannot fit
+            if cost < result[0]:
+                result = (cost, [j, *breaks])
+    memo[(i, k)] = result
+    return result
+
+
 def wrap_lines(words: Sequence[str], width: int, max_lines: int) -> list[str] | None:
     """Lay ``words`` out in at most ``max_lines`` lines of at most ``width`` characters.
 
     Uses as few lines as possible, and among the layouts with that many lines the most
     balanced one, preferring a line break after punctuation. ``None`` if they do not fit.
+    Lengths are in characters (code points), never bytes: Cyrillic counts as Latin does.
     """
     text = " ".join(words)
     if len(text) <= width:
         return [text]
-    if max_lines < 2:
-        return None
-    n = len(words)
-    # best[k][i]: (cost, breaks) laying out words[i:] in exactly k lines; small n, so plain DP.
-    inf = float("inf")
-    best: dict[tuple[int, int], tuple[float, list[int]]] = {}
-
-    def solve(i: int, k: int) -> tuple[float, list[int]]:
-        if (i, k) in best:
-            return best[(i, k)]
-        result: tuple[float, list[int]] = (inf, [])
-        if k == 1:
-            if len(" ".join(words[i:])) <= width:
-                result = (0.0, [])
-        else:
-            for j in range(i + 1, n):
-                line = " ".join(words[i:j])
-                if len(line) > width:
-                    break
-                rest, breaks = solve(j, k - 1)
-                if rest == inf:
-                    continue
-                # Balanced lines read best; a break after punctuation reads better still.
-                cost = rest + abs(len(line) - len(" ".join(words[j:])) / (k - 1)) * 0.1
-                if not _ends_with(words[j - 1], SENTENCE_END + CLAUSE_END):
-                    cost += 1.0
-                if cost < result[0]:
-                    result = (cost, [j, *breaks])
-        best[(i, k)] = result
-        return result
-
+    memo: dict[tuple[int, int], tuple[float, list[int]]] = {}
     for k in range(2, max_lines + 1):
-        cost, breaks = solve(0, k)
-        if cost < inf:
-            bounds = [0, *breaks, n]
+        cost, breaks = _best_breaks(words, width, 0, k, memo)
+        if cost < _INF:
+            bounds = [0, *breaks, len(words)]
             return [" ".join(words[a:b]) for a, b in itertools.pairwise(bounds)]
     return None
 
@@ -187,6 +193,33 @@ def _required_seconds(chars: int, rules: CueRules) -> float:
     return max(rules.min_seconds, chars / rules.max_chars_per_second)
 
 
+def _cue_cannot_grow(tokens: Sequence[_Token], i: int, j: int, chars: int, rules: CueRules) -> bool:
+    """Whether tokens[i:j] (several words) breaks a hard limit, and so would any longer cue."""
+    max_chars = rules.max_line_chars * rules.max_lines + rules.max_lines - 1
+    return (
+        chars > max_chars
+        or tokens[j - 1].end - tokens[i].start > rules.max_seconds
+        or tokens[i + 1].start - tokens[i].end >= rules.pause_seconds
+    )
+
+
+def _cue_cost(
+    tokens: Sequence[_Token], i: int, chars: int, lines: list[str], next_start: float, brk: float, rules: CueRules
+) -> float:
+    """The cost of a cue starting at tokens[i] with these ``lines``, before ``next_start``."""
+    available = min(next_start - rules.min_gap, tokens[i].start + rules.max_seconds) - tokens[i].start
+    required = _required_seconds(chars, rules)
+    cost = 4.0 + brk  # a fixed cost per cue keeps cues reasonably full
+    # A sentence may share a cue with the next, but one starting mid-line reads badly.
+    cost += 4.0 * sum(_ends_with(w, SENTENCE_END) for line in lines for w in line.split()[:-1])
+    if required > available + 1e-6:
+        # Too fast to read or too short to see: allowed only when nothing better exists.
+        cost += 100.0 + 50.0 * (required - available)
+    if chars < 12:
+        cost += (12 - chars) * 0.3  # a two-word orphan cue flashes by
+    return cost
+
+
 def segment_words(words: Sequence[Word], rules: CueRules | None = None) -> list[Cue]:
     """Split recognised words into subtitle cues following ``rules``.
 
@@ -198,11 +231,7 @@ def segment_words(words: Sequence[Word], rules: CueRules | None = None) -> list[
     rules = rules or CueRules()
     tokens = join_fragments(words)
     n = len(tokens)
-    if n == 0:
-        return []
-    max_chars = rules.max_line_chars * rules.max_lines + rules.max_lines - 1
-    inf = float("inf")
-    best: list[float] = [0.0] + [inf] * n
+    best: list[float] = [0.0] + [_INF] * n
     back: list[int] = [0] * (n + 1)
     layout: list[list[str]] = [[] for _ in range(n + 1)]
     for j in range(1, n + 1):
@@ -212,31 +241,14 @@ def segment_words(words: Sequence[Word], rules: CueRules | None = None) -> list[
         for i in range(j - 1, -1, -1):
             chars += len(tokens[i].text) + 1
             single = i == j - 1
-            if not single and chars > max_chars:
+            if not single and _cue_cannot_grow(tokens, i, j, chars, rules):
                 break
-            span = tokens[j - 1].end - tokens[i].start
-            if not single and span > rules.max_seconds:
-                break
-            if not single and tokens[i + 1].start - tokens[i].end >= rules.pause_seconds:
-                break
-            if best[i] == inf:
-                continue
             lines = wrap_lines([t.text for t in tokens[i:j]], rules.max_line_chars, rules.max_lines)
-            if lines is None:
-                if not single:
-                    continue
-                lines = [tokens[i].text]
-            available = min(next_start - rules.min_gap, tokens[i].start + rules.max_seconds) - tokens[i].start
-            required = _required_seconds(chars, rules)
-            cost = 4.0 + brk  # a fixed cost per cue keeps cues reasonably full
-            # A sentence may share a cue with the next, but one starting mid-line reads badly.
-            cost += 4.0 * sum(_ends_with(w, SENTENCE_END) for line in lines for w in line.split()[:-1])
-            if required > available + 1e-6:
-                # Too fast to read or too short to see: allowed only when nothing better exists.
-                cost += 100.0 + 50.0 * (required - available)
-            if chars < 12:
-                cost += (12 - chars) * 0.3  # a two-word orphan cue flashes by
-            total = best[i] + cost
+            if lines is None and single:
+                lines = [tokens[i].text]  # a word longer than a line still gets its cue
+            if lines is None or best[i] == _INF:
+                continue
+            total = best[i] + _cue_cost(tokens, i, chars, lines, next_start, brk, rules)
             if total < best[j]:
                 best[j], back[j], layout[j] = total, i, lines
     spans: list[tuple[int, int, list[str]]] = []

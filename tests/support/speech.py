@@ -35,6 +35,18 @@ FRENCH_TEXT = (
     "surveillance des serveurs et de la gestion des incidents en production."
 )
 
+# Several paragraphs, about 40 s of speech: enough for the language vote's windows.
+FRENCH_TALK = " ".join(
+    (
+        FRENCH_TEXT,
+        "Quand un serveur tombe en panne la nuit, l'ingénieur de garde reçoit une alerte sur son téléphone.",
+        "Il regarde d'abord les tableaux de bord, puis il lit les journaux du service concerné.",
+        "Nous avons appris qu'il vaut mieux corriger le problème lentement que de tout changer à la fois.",
+        "Après chaque incident, l'équipe écrit un rapport sans chercher de coupable, et nous en parlons ensemble.",
+        "Merci beaucoup de votre attention, et je réponds volontiers à vos questions.",
+    )
+)
+
 _NORMALISE = jiwer.Compose(
     [
         jiwer.ToLowerCase(),

@@ -1,0 +1,81 @@
+"""Running the pipeline for a command: claim the output folder, run, print, build the archive.
+
+``talkcast post`` and ``talkcast demo`` (and plan, cut, transcribe, publish) all come
+through ``run_and_report``, so they lock, summarise and build the archive page alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from talkcast.app import pipeline
+from talkcast.config import Config
+from talkcast.errors import ConfigError, TalkcastError
+from talkcast.fsutil import FileLock, LockHeld
+from talkcast.stage import StageName
+
+LOCK_FILE = ".talkcast.lock"
+
+
+class OutputBusy(TalkcastError):
+    """Another talkcast is working on the same output folder."""
+
+    exit_code = 2
+
+
+@contextlib.contextmanager
+def working_on(cfg: Config) -> Iterator[None]:
+    """Hold the output folder for this process: one talkcast per output folder.
+
+    ``OutputBusy`` when another process holds it; ``ConfigError`` naming
+    ``event.output_dir`` when the folder cannot be created or written (read-only file
+    system, a file in the way, no permission).
+    """
+    out = cfg.output_dir
+    lock = FileLock(out / LOCK_FILE)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except LockHeld as err:
+        raise OutputBusy(f"another talkcast (pid {err.pid or '?'}) is working on {out}/") from None
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise ConfigError(cfg.file, "event.output_dir", f"cannot create or write {out}: {reason}") from err
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def run_and_report(
+    cfg: Config,
+    options: pipeline.Options,
+    *,
+    plain: bool | None = None,
+    publisher: pipeline.Publisher | None = None,
+    archive: bool = False,
+    notes: tuple[str, ...] = (),
+) -> pipeline.RunReport:
+    """Run the pipeline with a live display, print the summary and, if asked, build the archive page.
+
+    ``plain`` None picks the display from the terminal; ``notes`` are shown first.
+    """
+    from talkcast.app.progress import make_display
+    from talkcast.app.summary import print_summary
+    from talkcast.archive.build import build_archive
+
+    with working_on(cfg):
+        with make_display(plain) as display:
+            for note in notes:
+                display.message(note)
+            report = pipeline.run(cfg, options, display, publisher=publisher)
+        if options.stages == (StageName.PLAN,):
+            print(f"wrote {cfg.output_dir / 'cuts.toml'}")
+        else:
+            print_summary(cfg, report)
+        if archive:
+            index = build_archive(cfg)
+            if index is not None:
+                print(f"archive page: {index.resolve().as_uri()}")
+    return report
