@@ -89,8 +89,6 @@ def talk_jobs(cfg: Config, cuts: CutList, schedule: Schedule | None, options: Op
             known = ", ".join(t.id for t in cuts.talks)
             raise ConfigError(cuts.path, None, f"no talk '{options.talk}' (talks: {known})")
     jobs = []
-    # On a cluster each worker runs one task at a time (`dask worker --nthreads 1`).
-    parallel = 1 if options.cluster else pool_size(options, len(talks))
     for t in talks:
         scheduled: Talk | None = schedule.get(t.id) if schedule else None
         jobs.append(
@@ -100,7 +98,6 @@ def talk_jobs(cfg: Config, cuts: CutList, schedule: Schedule | None, options: Op
                 abstract=t.abstract or (scheduled.abstract if scheduled else ""),
                 recorded=scheduled.start.date().isoformat() if scheduled else "",
                 cut_mode=options.cut_mode,
-                parallel=parallel,
             )
         )
     return jobs

@@ -186,7 +186,7 @@ class TranscribeConfig:
     enabled: bool = True
     model: str = "tiny.en"  # a known model name, or a folder relative to event.toml
     compute_type: str = "int8"
-    threads: int = 0  # 0: the cores shared out between the talks processed at once
+    threads: int = 0  # 0: 2 per transcription on any machine, so any layout gives the same captions
     beam_size: int = 5  # beam 1 is ~20% faster; 5 made a third of the word errors (benchmarks/)
     vad_filter: bool = True
     language: str | None = None  # None: each talk's own language, else detected

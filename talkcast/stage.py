@@ -85,7 +85,6 @@ class TalkJob:
     abstract: str = ""
     recorded: str = ""  # ISO date the talk was given, from the schedule
     cut_mode: str | None = None
-    parallel: int = 1  # jobs running at once on one machine: the cores are shared between them
 
 
 def talk_dir(cfg: Config, talk_id: str) -> Path:

@@ -109,3 +109,19 @@ def test_warnings_go_to_stderr(tmp_path: Path) -> None:
     assert "skipped an event in room 'Khaki Room'" in result.stderr
     assert "duration must be positive" in result.stderr
     assert "unknown language 'Klingon'; it will be detected" in result.stderr
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
+    (tmp_path / "event.toml").write_text(
+        f'[event]\nname = "x"\noutput_dir = "out"\n[schedule]\nfile = "{FIXTURES / "fosdem-2010.xml"}"\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    talkcast = subprocess.Popen(
+        [sys.executable, "-m", "talkcast.app.cli", "-c", "event.toml", "schedule"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert talkcast.stdout is not None and talkcast.stderr is not None
+    talkcast.stdout.close()  # before talkcast has started writing, as `talkcast schedule | head -0` does
+    assert talkcast.wait(timeout=60) == 0
+    assert "error" not in talkcast.stderr.read()
