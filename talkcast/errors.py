@@ -14,6 +14,7 @@ converted at the boundary with ``raise ... from err``.
      +-- MediaError           ffmpeg / ffprobe failed: exit code and stderr tail
      |    +-- ToolMissing     ffmpeg / ffprobe / espeak-ng / obs not installed
      +-- TalkError            one talk's work failed: talk id, stage; others carry on
+     +-- CaptionError         an SRT or WebVTT file that cannot be read
      +-- ObsError             the OBS websocket connection or a request failed
      |    +-- ObsAuthError    wrong password: never retried
      +-- RelayError           a restream destination could not be supervised
@@ -104,6 +105,10 @@ class TalkError(TalkcastError):
         self.message = message
         where = f"talk '{talk}'" + (f" ({stage})" if stage else "")
         super().__init__(f"{where}: {message}")
+
+
+class CaptionError(TalkcastError):
+    """An SRT or WebVTT text cannot be read; the message names the file and the cue."""
 
 
 class ObsError(TalkcastError):

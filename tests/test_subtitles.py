@@ -11,6 +11,7 @@ import pytest
 import srt
 import webvtt
 
+from talkcast.captions import Cue, parse_srt, parse_vtt, render_srt, render_vtt
 from talkcast.transcribe.gate import (
     GateRules,
     RawSegment,
@@ -19,8 +20,8 @@ from talkcast.transcribe.gate import (
     low_confidence_stretches,
     review_reasons,
 )
-from talkcast.transcribe.segment import Cue, CueRules, Word, check_cue, join_fragments, segment_words, wrap_lines
-from talkcast.transcribe.writers import render_json, render_srt, render_transcript, render_vtt, write_text
+from talkcast.transcribe.segment import CueRules, Word, check_cue, join_fragments, segment_words, wrap_lines
+from talkcast.transcribe.writers import render_json, render_transcript, write_text
 
 RULES = CueRules()
 
@@ -187,11 +188,31 @@ def _clock(text: str) -> float:
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
+def test_our_parser_reads_back_what_we_render_as_the_real_parsers_do(tmp_path: Path) -> None:
+    assert parse_srt(render_srt(CUES)) == list(CUES)
+    assert parse_vtt(render_vtt(CUES)) == list(CUES)  # entities decoded: the words as shown
+    vtt_file = write_text(tmp_path / "talk.en.vtt", render_vtt(CUES))
+    theirs = [(_clock(c.start), _clock(c.end)) for c in webvtt.read(str(vtt_file)).captions]
+    assert [(c.start, c.end) for c in parse_vtt(vtt_file.read_text(encoding="utf-8"))] == theirs
+
+
+def test_unreadable_captions_name_the_file_and_the_cue() -> None:
+    from talkcast.errors import CaptionError
+
+    with pytest.raises(CaptionError, match=r"^talk\.en\.vtt: does not start with WEBVTT$"):
+        parse_vtt("1\n00:00:01.000 --> 00:00:02.000\nhi\n", "talk.en.vtt")
+    with pytest.raises(CaptionError, match=r"talk\.en\.srt: cue timing not understood: '00:00:01 --> 2'"):
+        parse_srt("1\n00:00:01 --> 2\nhi\n", "talk.en.srt")
+    with pytest.raises(CaptionError, match="ends before it starts"):
+        parse_srt("1\n00:00:03,000 --> 00:00:02,000\nhi\n")
+
+
 def test_empty_captions_are_valid_files(tmp_path: Path) -> None:
     assert render_srt([]) == ""
     vtt = write_text(tmp_path / "e.vtt", render_vtt([]))
     assert vtt.read_text(encoding="utf-8").startswith("WEBVTT")
     assert len(webvtt.read(str(vtt))) == 0
+    assert parse_vtt(vtt.read_text(encoding="utf-8")) == [] == parse_srt("")
 
 
 def test_transcript_paragraphs_break_at_pauses_and_length() -> None:

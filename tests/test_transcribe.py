@@ -16,6 +16,7 @@ import pytest
 import srt
 import webvtt
 
+from talkcast.captions import Cue
 from talkcast.config import TranscribeConfig
 from talkcast.errors import TalkError
 from talkcast.transcribe import engine as engine_module
@@ -29,7 +30,7 @@ from talkcast.transcribe.engine import (
     vote_language,
 )
 from talkcast.transcribe.run import TranscriptResult, thread_budget, transcribe_talk
-from talkcast.transcribe.segment import Cue, CueRules, check_cue
+from talkcast.transcribe.segment import CueRules, check_cue
 from tests.support.speech import (
     FRENCH_TALK,
     GLOSSARY,

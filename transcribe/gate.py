@@ -15,7 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from talkcast.transcribe.segment import Cue, CueRules, Word, check_cue
+from talkcast.captions import Cue
+from talkcast.transcribe.segment import CueRules, Word, check_cue
 
 # Phrases Whisper is known to invent over silence, applause and music (from its training
 # data: video outros and subtitle credits). Only dropped when the audio does not back them.

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
+from talkcast.captions import render_srt, render_vtt
 from talkcast.config import Config, TranscribeConfig
 from talkcast.errors import MediaError, TalkError
 from talkcast.media import probe, run_ffmpeg
@@ -26,7 +27,7 @@ from talkcast.timecode import format_clock
 from talkcast.transcribe.engine import SAMPLE_RATE, Engine, Vocabulary, normalise_language
 from talkcast.transcribe.gate import RawSegment, gate_segments, review_reasons
 from talkcast.transcribe.segment import CueRules, segment_words
-from talkcast.transcribe.writers import render_json, render_srt, render_transcript, render_vtt, write_text
+from talkcast.transcribe.writers import render_json, render_transcript, write_text
 
 STAGE = "transcribe"
 UNDETERMINED = "und"  # BCP 47 for "no language found": a talk without speech

@@ -16,6 +16,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from talkcast.captions import Cue
 from talkcast.config import TranscribeConfig
 
 SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
@@ -32,30 +33,6 @@ class Word:
     end: float
     text: str
     probability: float = 1.0
-
-
-@dataclass(frozen=True)
-class Cue:
-    """One subtitle: shown from ``start`` to ``end`` seconds, one or more lines."""
-
-    start: float
-    end: float
-    lines: tuple[str, ...]
-
-    @property
-    def text(self) -> str:
-        """The cue's text on one line."""
-        return " ".join(self.lines)
-
-    @property
-    def duration(self) -> float:
-        """How long the cue is on screen, in seconds."""
-        return self.end - self.start
-
-    @property
-    def chars_per_second(self) -> float:
-        """Reading speed: characters (spaces included, line breaks not) per second shown."""
-        return len(self.text) / self.duration if self.duration > 0 else float("inf")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,6 @@
-"""Caption and transcript formats: pure renderers, plus one atomic writer.
+"""Transcript formats: pure renderers, plus one atomic writer. SRT and WebVTT are the
+kernel's (``talkcast.captions``).
 
-- SRT: numbered cues, ``HH:MM:SS,mmm`` times, lines as they are.
-- WebVTT: ``WEBVTT`` header, ``HH:MM:SS.mmm`` times, ``&``, ``<`` and ``>`` escaped so
-  that browsers show the text rather than parse it as markup.
 - transcript.txt: the words as running text, in paragraphs broken at long pauses and
   otherwise every few sentences, wrapped for reading.
 - JSON: every word with its times and probability, for later tools (search, editing).
@@ -15,38 +13,9 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+from talkcast.captions import Cue
 from talkcast.fsutil import atomic_write_text
-from talkcast.transcribe.segment import SENTENCE_END, Cue, Word, join_fragments
-
-
-def _clock(seconds: float, separator: str) -> str:
-    ms = max(0, round(seconds * 1000))
-    hours, ms = divmod(ms, 3_600_000)
-    minutes, ms = divmod(ms, 60_000)
-    secs, ms = divmod(ms, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
-
-
-def render_srt(cues: Sequence[Cue]) -> str:
-    """SubRip text for ``cues`` (empty string for no cues)."""
-    blocks = []
-    for n, cue in enumerate(cues, 1):
-        times = f"{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}"
-        blocks.append(f"{n}\n{times}\n" + "\n".join(cue.lines) + "\n")
-    return "\n".join(blocks)
-
-
-def _vtt_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def render_vtt(cues: Sequence[Cue]) -> str:
-    """WebVTT text for ``cues``, as browsers' ``<track>`` elements accept it."""
-    blocks = ["WEBVTT\n"]
-    for n, cue in enumerate(cues, 1):
-        times = f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}"
-        blocks.append(f"{n}\n{times}\n" + "\n".join(_vtt_escape(line) for line in cue.lines) + "\n")
-    return "\n".join(blocks)
+from talkcast.transcribe.segment import SENTENCE_END, Word, join_fragments
 
 
 def render_transcript(
