@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator
 
 from talkcast.app import pipeline
-from talkcast.config import Config
+from talkcast.config import Config, ensure_output_dir
 from talkcast.errors import ConfigError, TalkcastError
 from talkcast.fsutil import FileLock, LockHeld
 from talkcast.stage import StageName
@@ -32,16 +32,15 @@ def working_on(cfg: Config) -> Iterator[None]:
     ``event.output_dir`` when the folder cannot be created or written (read-only file
     system, a file in the way, no permission).
     """
-    out = cfg.output_dir
+    out = ensure_output_dir(cfg)
     lock = FileLock(out / LOCK_FILE)
     try:
-        out.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except LockHeld as err:
         raise OutputBusy(f"another talkcast (pid {err.pid or '?'}) is working on {out}/") from None
     except OSError as err:
         reason = err.strerror or str(err)
-        raise ConfigError(cfg.file, "event.output_dir", f"cannot create or write {out}: {reason}") from err
+        raise ConfigError(cfg.file, "event.output_dir", f"{out} is not writable: {reason}") from err
     try:
         yield
     finally:
