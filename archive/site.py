@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from talkcast.abstracts import abstract_html, abstract_text
 from talkcast.errors import TalkError
 from talkcast.fsutil import atomic_write_text
 from talkcast.schedule import is_safe_id
@@ -240,11 +241,6 @@ def _http_url(url: str | None) -> str | None:
     return url if parsed.scheme in ("http", "https") and parsed.netloc else None
 
 
-def _abstract_html(abstract: str) -> str:
-    paras = [p.strip() for p in re.split(r"\n\s*\n", abstract) if p.strip()]
-    return "".join(f"<p>{escape(_SPACE.sub(' ', p))}</p>" for p in paras)
-
-
 # ---------------------------------------------------------------- pages (pure)
 
 
@@ -313,7 +309,7 @@ def render_index(event_name: str, talks: Sequence[_Prepared]) -> str:
             f'<li class="talk" id="talk-{escape(t.id)}" data-id="{escape(t.id)}">\n'
             f'<h2><a href="{escape(p.page)}">{escape(t.title)}</a></h2>\n'
             f"{_meta_line(t, p.tracks)}\n"
-            f'<div class="abstract">{_abstract_html(t.abstract)}</div>\n'
+            f'<div class="abstract">{abstract_html(t.abstract)}</div>\n'
             '<p class="hit" hidden></p>\n'
             "</li>"
         )
@@ -324,7 +320,7 @@ def render_index(event_name: str, talks: Sequence[_Prepared]) -> str:
             "href": p.page,
             "title": p.talk.title,
             "speakers": list(p.talk.speakers),
-            "abstract": p.talk.abstract,
+            "abstract": abstract_text(p.talk.abstract),
             "paragraphs": [[round(par.start, 3), par.text] for par in p.paragraphs],
         }
         for p in talks
@@ -393,7 +389,7 @@ def render_talk(event_name: str, prepared: _Prepared) -> str:
         " within the video (it ignores HTTP range requests), so the talk plays from where it is.</p>\n"
         f'<ul class="links">{"".join(f"<li>{link}</li>" for link in links)}</ul>\n'
         f'<section class="abstract" aria-labelledby="about"><h2 id="about">About this talk</h2>'
-        f"{_abstract_html(talk.abstract) or '<p>No abstract.</p>'}</section>\n"
+        f"{abstract_html(talk.abstract) or '<p>No abstract.</p>'}</section>\n"
         "</div>\n"
         '<section id="transcript" class="transcript-section" aria-labelledby="transcript-heading" tabindex="-1">\n'
         f'<h2 id="transcript-heading">Transcript</h2>\n{transcript}\n</section>\n'

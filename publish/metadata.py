@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from talkcast.publish.plaintext import abstract_text
+from talkcast.abstracts import abstract_text
 
 TITLE_MAX_CHARS = 100
 DESCRIPTION_MAX_BYTES = 5000

@@ -1,10 +1,13 @@
-"""Talk abstracts as plain text for YouTube. Pure functions, no I/O.
+"""Talk abstracts, read once for everyone who shows them. Pure functions, no I/O.
 
 Schedules hand abstracts over as HTML (frab and FOSDEM's Pentabarf) or as Markdown
-(pretalx). YouTube shows a description as plain text, so both become text: paragraphs
-and list items kept as lines, tags gone, entities decoded, links written out as
-``text (url)``. Markdown is first rendered to HTML with markdown-it-py, so there is one
-HTML-to-text reading, ``html_to_text``.
+(pretalx). Markdown is first rendered to HTML with markdown-it-py, so every abstract is
+HTML from there on, and two readings of it serve everyone:
+
+- ``abstract_text``: plain text for YouTube descriptions and search: paragraphs and list
+  items kept as lines, tags gone, entities decoded, links written out as ``text (url)``.
+- ``abstract_html``: HTML for the archive page, sanitised by nh3 (Ammonia) to a small
+  allow-list of tags; links keep only http(s)/mailto targets and never run script.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import nh3
 from markdown_it import MarkdownIt
 
 # Tags that only appear in HTML abstracts; a Markdown abstract with "<3" or "a < b" is not one.
@@ -28,9 +32,10 @@ _SKIPPED = frozenset({"script", "style", "head", "title"})
 # C0 and C1 control characters except tab and newline; YouTube would refuse or show boxes.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-# pretalx shows an abstract's single line breaks as line breaks ("breaks"); raw HTML in
-# it is markup the speaker meant, read like any other HTML ("html").
-_MARKDOWN = MarkdownIt("commonmark", {"breaks": True, "html": True}).enable(["table", "strikethrough"])
+# pretalx shows an abstract's single line breaks as line breaks ("breaks"). An abstract
+# with real HTML tags is read as HTML (``looks_like_html``); in one without, "<script>" or
+# "a < b" is text the speaker wrote about, so Markdown's raw HTML stays text ("html" off).
+_MARKDOWN = MarkdownIt("commonmark", {"breaks": True, "html": False}).enable(["table", "strikethrough"])
 
 
 def looks_like_html(text: str) -> bool:
@@ -139,3 +144,29 @@ def abstract_text(abstract: str) -> str:
     if not abstract.strip():
         return ""
     return html_to_text(abstract if looks_like_html(abstract) else markdown_to_html(abstract))
+
+
+# What an abstract may keep on the archive page: text structure and links, nothing that
+# runs, loads or restyles (no script, style, img, iframe, form, class or style attribute).
+_ALLOWED_TAGS = frozenset(
+    {"p", "br", "a", "em", "strong", "b", "i", "u", "s", "code", "pre", "blockquote",
+     "ul", "ol", "li", "dl", "dt", "dd", "h3", "h4", "h5", "h6", "hr", "table", "thead",
+     "tbody", "tr", "th", "td"}
+)  # fmt: skip
+
+
+def abstract_html(abstract: str) -> str:
+    """An abstract (HTML, Markdown or plain text) as sanitised HTML for a web page."""
+    abstract = _CONTROL.sub("", abstract.replace("\r\n", "\n").replace("\r", "\n"))
+    if not abstract.strip():
+        return ""
+    html = abstract if looks_like_html(abstract) else markdown_to_html(abstract)
+    # The page's own headings are h1 and h2: an abstract's headings start at h3.
+    html = re.sub(r"<(/?)h[12]\b", r"<\1h3", html, flags=re.IGNORECASE)
+    return nh3.clean(
+        html,
+        tags=set(_ALLOWED_TAGS),
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    ).strip()
