@@ -146,9 +146,7 @@ def _config(args: argparse.Namespace) -> Config:
 # ---------------------------------------------------------------- post-event commands
 
 
-def _run_pipeline(
-    args: argparse.Namespace, stages: tuple[StageName, ...], *, archive: bool = False, **extra: Any
-) -> int:
+def _run_pipeline(args: argparse.Namespace, stages: tuple[StageName, ...], **extra: Any) -> int:
     from talkcast.app import pipeline
     from talkcast.app.post import run_and_report
 
@@ -163,7 +161,7 @@ def _run_pipeline(
         **extra,
     )
     publisher = _publisher(cfg) if "publish" in stages else None
-    report = run_and_report(cfg, options, plain=True if args.plain else None, publisher=publisher, archive=archive)
+    report = run_and_report(cfg, options, plain=True if args.plain else None, publisher=publisher)
     return EXIT_FAILED if report.failed or report.messages else EXIT_OK
 
 
@@ -201,10 +199,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_post(args: argparse.Namespace) -> int:
     """``talkcast post``: the whole evening, resumable, then the archive page."""
-    stages = POST_STAGES[: POST_STAGES.index(StageName(args.until)) + 1] if args.until else POST_STAGES
+    stages: tuple[StageName, ...] = POST_STAGES
+    if args.until:  # stop after that stage; the archive page still shows what is done
+        stages = (*POST_STAGES[: POST_STAGES.index(StageName(args.until)) + 1], StageName.ARCHIVE)
     if args.skip_publish:
         stages = tuple(s for s in stages if s != StageName.PUBLISH)
-    return _run_pipeline(args, stages, archive=True)
+    return _run_pipeline(args, stages)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -199,7 +199,5 @@ def run_demo(root: Path, *, plain: bool = False) -> int:
     cfg = load_config(generate_event(root))
     stages = tuple(s for s in POST_STAGES if s != StageName.PUBLISH or cfg.publish.enabled)
     notes = () if cfg.publish.enabled else ("publish: skipped (no YouTube credentials configured in event.toml)",)
-    report = run_and_report(
-        cfg, pipeline.Options(stages=stages), plain=True if plain else None, archive=True, notes=notes
-    )
+    report = run_and_report(cfg, pipeline.Options(stages=stages), plain=True if plain else None, notes=notes)
     return 1 if report.failed else 0

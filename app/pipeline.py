@@ -1,12 +1,13 @@
-"""The post pipeline: plan → cut → transcribe → publish, per talk, resumable.
+"""The post pipeline: plan → cut → transcribe → publish → archive, resumable.
 
-The stages are listed once, in ``STAGES``. A stage takes one talk and returns its
-result (artefacts relative to the output folder, plus figures for the manifest). The
-coordinator (this process) is the only writer of state.db: workers, local processes or
-Dask workers on other machines, only write artefacts under the output folder and hand
-their result back. A stage is skipped when its recorded input hash matches the current
-one and its artefacts still exist, so a rerun does no work twice and an edited cut
-redoes exactly that talk's downstream stages.
+Every step is a ``Stage``, listed once in ``PIPELINE`` and driven the same way: the
+orchestrator asks each stage whether this run wants it, then runs it with the run's
+context (``Run``). Talk stages record one result per talk in state.db as soon as it
+arrives; the coordinator (this process) is the only writer of state.db. Workers, local
+processes or Dask workers on other machines, only write artefacts under the output
+folder and hand their output back. A talk's stage is skipped when its recorded input
+hash matches the current one and its artefacts still exist, so a rerun does no work
+twice and an edited cut redoes exactly that talk's downstream stages.
 
 Around the run loop here: the stage functions workers run (``stages``), where they run
 (``executors``), the input hashes (``hashing``) and the per-talk report (``report``).
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from talkcast.app.executors import Executor, drain_progress, make_executor
@@ -29,7 +30,6 @@ from talkcast.cuts import CutList, read_cuts
 from talkcast.errors import ConfigError, QuotaExceeded, TalkcastError
 from talkcast.schedule import Schedule, Talk, load_schedule
 from talkcast.stage import (
-    POOL_STAGES,
     POST_STAGES,
     TALK_STAGES,
     Display,
@@ -123,6 +123,66 @@ def remember_talk(store: StateStore, job: TalkJob) -> None:
     )
 
 
+@dataclass
+class Run:
+    """One run of the pipeline: what was asked, and what every stage reads and records."""
+
+    cfg: Config
+    options: Options
+    display: Display
+    store: StateStore
+    schedule: Schedule | None
+    publisher: Publisher | None = None
+    report: RunReport = field(default_factory=lambda: RunReport(talks=[]))
+    statuses: dict[str, TalkStatus] = field(default_factory=dict)
+    _jobs: list[TalkJob] | None = None
+    _executor: Executor | None = None
+
+    @property
+    def jobs(self) -> list[TalkJob]:
+        """The selected talks of cuts.toml, read once plan (if asked) has written it."""
+        if self._jobs is None:
+            cuts = read_cuts(self.cfg.output_dir / "cuts.toml")
+            self._jobs = talk_jobs(self.cfg, cuts, self.schedule, self.options)
+            for job in self._jobs:
+                self.statuses[job.talk.id] = TalkStatus(talk=job.talk)
+                remember_talk(self.store, job)
+                if self.options.redo:
+                    for stage in TALK_STAGES[TALK_STAGES.index(self.options.redo) :]:
+                        self.store.clear_stage(job.talk.id, stage)
+            self.report.talks = list(self.statuses.values())
+        return self._jobs
+
+    def executor(self) -> Executor:
+        """The worker pool (or cluster), started on first use and shared by the pool stages."""
+        if self._executor is None:
+            self._executor = make_executor(self.options.cluster, pool_size(self.options, len(self.jobs)))
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the worker pool, if one was started."""
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
+
+
+class Stage(Protocol):
+    """One step of the pipeline, as the orchestrator drives it."""
+
+    @property
+    def name(self) -> StageName:
+        """The stage's one name (``StageName``)."""
+        ...
+
+    def wanted(self, run: Run) -> bool:
+        """Whether this run asked for the stage and the config turns it on."""
+        ...
+
+    def run(self, run: Run) -> None:
+        """Do the stage's work for the run's talks, recording each result as it comes."""
+        ...
+
+
 def run(
     cfg: Config,
     options: Options,
@@ -132,77 +192,174 @@ def run(
 ) -> RunReport:
     """Run the requested stages for the selected talks and return what happened."""
     store = StateStore(cfg.output_dir / "state.db")
+    ctx = Run(cfg, options, display, store, _schedule_or_none(cfg, display), publisher)
     try:
-        return _run(cfg, options, display, store, publisher)
+        for stage in PIPELINE:
+            if stage.wanted(ctx):
+                stage.run(ctx)
+        for status in ctx.statuses.values():
+            fill_from_state(cfg, store, status)
+        return ctx.report
     finally:
+        ctx.close()
         write_manifest(store, cfg.output_dir, cfg.event.name)
         store.close()
 
 
-def _run(
-    cfg: Config,
-    options: Options,
-    display: Display,
-    store: StateStore,
-    publisher: Publisher | None,
-) -> RunReport:
-    schedule = _schedule_or_none(cfg, display)
-    if StageName.PLAN in options.stages:
-        schedule = _plan(cfg, schedule, store, display)
-    cuts = read_cuts(cfg.output_dir / "cuts.toml")
-    jobs = talk_jobs(cfg, cuts, schedule, options)
-    statuses = {j.talk.id: TalkStatus(talk=j.talk) for j in jobs}
-    result = RunReport(talks=list(statuses.values()))
-    for job in jobs:
-        remember_talk(store, job)
-        if options.redo:
-            for stage in TALK_STAGES[TALK_STAGES.index(options.redo) :]:
-                store.clear_stage(job.talk.id, stage)
-
-    pool_stages = [
-        s for s in POOL_STAGES if s in options.stages and (s != StageName.TRANSCRIBE or cfg.transcribe.enabled)
-    ]
-    if pool_stages:
-        _run_pool(cfg, options, display, store, jobs, pool_stages, statuses, result)
-    if StageName.PUBLISH in options.stages:
-        ready = _ready_for_publish(cfg, store, jobs, statuses, result)
-        if publisher is None:
-            for j in ready:
-                statuses[j.talk.id].stages[StageName.PUBLISH] = Status.SKIPPED
-        else:
-            _run_publish(cfg, options, display, store, ready, statuses, result, publisher)
-    for status in statuses.values():
-        fill_from_state(cfg, store, status)
-    return result
-
-
-def _plan(cfg: Config, schedule: Schedule | None, store: StateStore, display: Display) -> Schedule:
-    """Write cuts.toml from the journal and the schedule; returns the schedule used."""
-    from talkcast.recorder.plan import run_plan
-
-    if schedule is None:
-        schedule = Schedule(talks=())
-    report = run_plan(cfg, schedule, store)
-    for line in report.warnings:
-        display.message(f"warning: {line}")
-    for line in report.kept_edits:
-        display.message(f"kept your edit: {line}")
-    for line in report.summary:
-        display.message(line)
+def _schedule_or_none(cfg: Config, display: Display) -> Schedule | None:
+    if cfg.schedule.file is None and not cfg.talks:
+        return None
+    schedule = load_schedule(cfg)
+    for w in schedule.warnings:
+        display.message(f"warning: {w}")
     return schedule
 
 
-def _ready_for_publish(
-    cfg: Config, store: StateStore, jobs: list[TalkJob], statuses: dict[str, TalkStatus], report: RunReport
-) -> list[TalkJob]:
+# ---------------------------------------------------------------- the stages
+
+
+class PlanStage:
+    """Write cuts.toml from the journal and the schedule."""
+
+    name = StageName.PLAN
+
+    def wanted(self, run: Run) -> bool:
+        """Asked for (``plan``, ``post``)."""
+        return self.name in run.options.stages
+
+    def run(self, run: Run) -> None:
+        """Plan every talk; the talk stages then read the cuts.toml it wrote."""
+        from talkcast.recorder.plan import run_plan
+
+        report = run_plan(run.cfg, run.schedule or Schedule(talks=()), run.store)
+        for line in report.warnings:
+            run.display.message(f"warning: {line}")
+        for line in report.kept_edits:
+            run.display.message(f"kept your edit: {line}")
+        for line in report.summary:
+            run.display.message(line)
+
+
+@dataclass(frozen=True)
+class PoolStage:
+    """A talk stage whose work runs in the worker pool, every talk in parallel (cut, transcribe)."""
+
+    name: StageName
+    needs: StageName | None = None  # a talk whose ``needs`` stage failed in this run is left out
+
+    def wanted(self, run: Run) -> bool:
+        """Asked for, and (for transcribe) turned on in the config."""
+        if self.name not in run.options.stages:
+            return False
+        return self.name != StageName.TRANSCRIBE or run.cfg.transcribe.enabled
+
+    def run(self, run: Run) -> None:
+        """Submit every talk whose inputs changed; record each output as it arrives."""
+        running: dict[Any, tuple[str, str, float]] = {}  # future -> talk, input hash, started
+        for job in run.jobs:
+            talk_id = job.talk.id
+            if self.needs is not None and run.statuses[talk_id].stages.get(self.needs) == Status.FAILED:
+                continue
+            wanted = input_hash(run.cfg, self.name, job, run.store)
+            if is_current(run.cfg, run.store, self.name, job, wanted):
+                rec = run.store.stage(talk_id, self.name)
+                run.statuses[talk_id].stages[self.name] = rec.status if rec else Status.DONE
+                run.display.stage_finished(talk_id, self.name, "unchanged", "")
+                continue
+            run.display.stage_started(talk_id, self.name)
+            running[run.executor().submit(POOL_FUNCTIONS[self.name], job)] = (talk_id, wanted, time.monotonic())
+        while running:
+            executor = run.executor()
+            done = executor.wait_any(list(running), timeout=0.2)
+            drain_progress(executor, run.display)
+            for future in done:
+                talk_id, wanted, started = running.pop(future)
+                self._record(run, executor, future, talk_id, wanted, time.monotonic() - started)
+
+    def _record(self, run: Run, executor: Executor, future: Any, talk_id: str, wanted: str, seconds: float) -> None:
+        status = run.statuses[talk_id]
+        try:
+            res = executor.result(future)
+        except TalkcastError as err:
+            record_failure(run.store, status, self.name, str(err), seconds, run.display)
+            return
+        except Exception as err:  # a bug or a crashed worker: still only this talk fails
+            log.debug("stage %s of %s crashed", self.name, talk_id, exc_info=err)
+            record_failure(run.store, status, self.name, f"{type(err).__name__}: {err}", seconds, run.display)
+            return
+        run.store.set_stage(talk_id, self.name, res.status, input_hash=wanted, result=res.to_json(), seconds=seconds)
+        write_manifest(run.store, run.cfg.output_dir, run.cfg.event.name)
+        status.stages[self.name] = res.status
+        status.seconds[self.name] = seconds
+        run.report.work_done.append((talk_id, self.name))
+        run.display.stage_finished(talk_id, self.name, res.status, detail(res))
+
+
+class PublishStage:
+    """Upload talks to YouTube, one at a time in schedule order (quota and playlist order are event-wide)."""
+
+    name = StageName.PUBLISH
+
+    def wanted(self, run: Run) -> bool:
+        """Asked for (whether publishing is configured decides between skipped and done)."""
+        return self.name in run.options.stages
+
+    def run(self, run: Run) -> None:
+        """Publish the talks that are ready and whose publish inputs changed."""
+        ready = _ready_for_publish(run)
+        if run.publisher is None:
+            for job in ready:
+                run.statuses[job.talk.id].stages[self.name] = Status.SKIPPED
+            return
+        todo = []
+        for job in ready:
+            wanted = input_hash(run.cfg, self.name, job, run.store)
+            if not run.options.force_metadata and is_current(run.cfg, run.store, self.name, job, wanted):
+                rec = run.store.stage(job.talk.id, self.name)
+                run.statuses[job.talk.id].stages[self.name] = rec.status if rec else Status.DONE
+                run.display.stage_finished(job.talk.id, self.name, "unchanged", "")
+            else:
+                todo.append((job, wanted))
+        if todo:
+            self._publish(run, todo, run.publisher)
+
+    def _publish(self, run: Run, todo: list[tuple[TalkJob, str]], publisher: Publisher) -> None:
+        results: dict[str, PublishOutput]
+        try:
+            results = publisher(
+                run.cfg, run.store, [j for j, _ in todo], run.display,
+                dry_run=run.options.dry_run, force_metadata=run.options.force_metadata,
+            )  # fmt: skip
+        except QuotaExceeded as err:
+            run.display.message(str(err))
+            run.report.messages.append(str(err))
+            results = {k: v for k, v in err.finished.items() if isinstance(v, PublishOutput)}
+            for job, _ in todo:
+                if job.talk.id not in results:
+                    run.statuses[job.talk.id].stages[self.name] = Status.WAITING
+        for job, wanted in todo:
+            res = results.get(job.talk.id)
+            if res is None:
+                continue
+            status = run.statuses[job.talk.id]
+            if res.status is Status.FAILED:
+                record_failure(run.store, status, self.name, res.error or "failed", 0.0, run.display)
+                continue
+            run.store.set_stage(job.talk.id, self.name, res.status, input_hash=wanted, result=res.to_json())
+            status.stages[self.name] = res.status
+            run.report.work_done.append((job.talk.id, self.name))
+            run.display.stage_finished(job.talk.id, self.name, res.status, detail(res))
+
+
+def _ready_for_publish(run: Run) -> list[TalkJob]:
     """The talks that may be published now; the others are marked as waiting, with why."""
     ready = []
-    for job in jobs:
-        missing = _not_ready_for_publish(cfg, store, job.talk.id)
+    for job in run.jobs:
+        missing = _not_ready_for_publish(run.cfg, run.store, job.talk.id)
         if missing:
-            statuses[job.talk.id].stages[StageName.PUBLISH] = Status.WAITING
-            statuses[job.talk.id].needs_human.append(f"publish: waits until {missing}")
-            report.messages.append(f"talk '{job.talk.id}' is not published: it waits until {missing}")
+            run.statuses[job.talk.id].stages[StageName.PUBLISH] = Status.WAITING
+            run.statuses[job.talk.id].needs_human.append(f"publish: waits until {missing}")
+            run.report.messages.append(f"talk '{job.talk.id}' is not published: it waits until {missing}")
         else:
             ready.append(job)
     return ready
@@ -224,126 +381,27 @@ def _not_ready_for_publish(cfg: Config, store: StateStore, talk_id: str) -> str:
     return ""
 
 
-def _schedule_or_none(cfg: Config, display: Display) -> Schedule | None:
-    if cfg.schedule.file is None and not cfg.talks:
-        return None
-    schedule = load_schedule(cfg)
-    for w in schedule.warnings:
-        display.message(f"warning: {w}")
-    return schedule
+class ArchiveStage:
+    """Rebuild the archive page (``<output_dir>/site/``) from what state.db holds."""
+
+    name = StageName.ARCHIVE
+
+    def wanted(self, run: Run) -> bool:
+        """Asked for (``post`` and the demo ask for it)."""
+        return self.name in run.options.stages
+
+    def run(self, run: Run) -> None:
+        """Write the pages; the run's report carries the index page, if any talk is cut."""
+        from talkcast.archive.build import build_archive
+
+        run.report.archive = build_archive(run.cfg, run.store)
 
 
-def _run_pool(
-    cfg: Config,
-    options: Options,
-    display: Display,
-    store: StateStore,
-    jobs: list[TalkJob],
-    stages: list[StageName],
-    statuses: dict[str, TalkStatus],
-    report: RunReport,
-) -> None:
-    """Run each talk's pool stages in order, talks in parallel, recording each result at once."""
-    pending: dict[str, list[StageName]] = {j.talk.id: list(stages) for j in jobs}
-    by_id = {j.talk.id: j for j in jobs}
-    executor: Executor | None = None
-    running: dict[Any, tuple[str, StageName, str, float]] = {}  # future -> talk, stage, hash, started
-
-    def next_stage(talk_id: str) -> None:
-        nonlocal executor
-        while pending[talk_id]:
-            stage = pending[talk_id].pop(0)
-            job = by_id[talk_id]
-            wanted = input_hash(cfg, stage, job, store)
-            if is_current(cfg, store, stage, job, wanted):
-                rec = store.stage(talk_id, stage)
-                statuses[talk_id].stages[stage] = rec.status if rec else Status.DONE
-                display.stage_finished(talk_id, stage, "unchanged", "")
-                continue
-            if executor is None:
-                executor = make_executor(options.cluster, pool_size(options, len(jobs)))
-            display.stage_started(talk_id, stage)
-            future = executor.submit(POOL_FUNCTIONS[stage], job)
-            running[future] = (talk_id, stage, wanted, time.monotonic())
-            return
-
-    try:
-        for job in jobs:
-            next_stage(job.talk.id)
-        while running:
-            assert executor is not None
-            done = executor.wait_any(list(running), timeout=0.2)
-            drain_progress(executor, display)
-            for future in done:
-                talk_id, stage, wanted, started = running.pop(future)
-                seconds = time.monotonic() - started
-                try:
-                    res = executor.result(future)
-                except TalkcastError as err:
-                    record_failure(store, statuses[talk_id], stage, str(err), seconds, display)
-                    pending[talk_id].clear()  # downstream stages need this one
-                    continue
-                except Exception as err:  # a bug or a crashed worker: still only this talk fails
-                    log.debug("stage %s of %s crashed", stage, talk_id, exc_info=err)
-                    record_failure(store, statuses[talk_id], stage, f"{type(err).__name__}: {err}", seconds, display)
-                    pending[talk_id].clear()
-                    continue
-                status = res.status
-                store.set_stage(talk_id, stage, status, input_hash=wanted, result=res.to_json(), seconds=seconds)
-                write_manifest(store, cfg.output_dir, cfg.event.name)
-                statuses[talk_id].stages[stage] = status
-                statuses[talk_id].seconds[stage] = seconds
-                report.work_done.append((talk_id, stage))
-                display.stage_finished(talk_id, stage, status, detail(res))
-                next_stage(talk_id)
-    finally:
-        if executor is not None:
-            executor.close()
-
-
-def _run_publish(
-    cfg: Config,
-    options: Options,
-    display: Display,
-    store: StateStore,
-    jobs: list[TalkJob],
-    statuses: dict[str, TalkStatus],
-    report: RunReport,
-    publisher: Publisher,
-) -> None:
-    """Publish talks whose publish inputs changed, one at a time, in schedule order."""
-    stage = StageName.PUBLISH
-    todo = []
-    for job in jobs:
-        wanted = input_hash(cfg, stage, job, store)
-        if not options.force_metadata and is_current(cfg, store, stage, job, wanted):
-            rec = store.stage(job.talk.id, stage)
-            statuses[job.talk.id].stages[stage] = rec.status if rec else Status.DONE
-            display.stage_finished(job.talk.id, stage, "unchanged", "")
-        else:
-            todo.append((job, wanted))
-    if not todo:
-        return
-    results: dict[str, PublishOutput]
-    try:
-        results = publisher(
-            cfg, store, [j for j, _ in todo], display, dry_run=options.dry_run, force_metadata=options.force_metadata
-        )
-    except QuotaExceeded as err:
-        display.message(str(err))
-        report.messages.append(str(err))
-        results = {k: v for k, v in err.finished.items() if isinstance(v, PublishOutput)}
-        for job, _ in todo:
-            if job.talk.id not in results:
-                statuses[job.talk.id].stages[stage] = Status.WAITING
-    for job, wanted in todo:
-        res = results.get(job.talk.id)
-        if res is None:
-            continue
-        if res.status is Status.FAILED:
-            record_failure(store, statuses[job.talk.id], stage, res.error or "failed", 0.0, display)
-            continue
-        store.set_stage(job.talk.id, stage, res.status, input_hash=wanted, result=res.to_json())
-        statuses[job.talk.id].stages[stage] = res.status
-        report.work_done.append((job.talk.id, stage))
-        display.stage_finished(job.talk.id, stage, res.status, detail(res))
+# Every stage, in the order a run goes through them.
+PIPELINE: tuple[Stage, ...] = (
+    PlanStage(),
+    PoolStage(StageName.CUT),
+    PoolStage(StageName.TRANSCRIBE, needs=StageName.CUT),
+    PublishStage(),
+    ArchiveStage(),
+)

@@ -1,7 +1,7 @@
-"""Running the pipeline for a command: claim the output folder, run, print, build the archive.
+"""Running the pipeline for a command: claim the output folder, run, print what happened.
 
 ``talkcast post`` and ``talkcast demo`` (and plan, cut, transcribe, publish) all come
-through ``run_and_report``, so they lock, summarise and build the archive page alike.
+through ``run_and_report``, so they lock and summarise alike.
 """
 
 from __future__ import annotations
@@ -53,16 +53,14 @@ def run_and_report(
     *,
     plain: bool | None = None,
     publisher: pipeline.Publisher | None = None,
-    archive: bool = False,
     notes: tuple[str, ...] = (),
 ) -> pipeline.RunReport:
-    """Run the pipeline with a live display, print the summary and, if asked, build the archive page.
+    """Run the pipeline with a live display, then print the summary and the archive page's address.
 
     ``plain`` None picks the display from the terminal; ``notes`` are shown first.
     """
     from talkcast.app.progress import make_display
     from talkcast.app.summary import print_summary
-    from talkcast.archive.build import build_archive
 
     with working_on(cfg):
         with make_display(plain) as display:
@@ -73,8 +71,6 @@ def run_and_report(
             print(f"wrote {cfg.output_dir / 'cuts.toml'}")
         else:
             print_summary(cfg, report)
-        if archive:
-            index = build_archive(cfg)
-            if index is not None:
-                print(f"archive page: {index.resolve().as_uri()}")
+        if report.archive is not None:
+            print(f"archive page: {report.archive.resolve().as_uri()}")
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from talkcast.config import Config
 from talkcast.cuts import TalkCut
@@ -29,6 +30,7 @@ class RunReport:
     talks: list[TalkStatus]
     work_done: list[tuple[str, str]] = field(default_factory=list)  # (talk, stage) that ran
     messages: list[str] = field(default_factory=list)
+    archive: Path | None = None  # the archive page's index.html, when the archive stage wrote one
 
     @property
     def failed(self) -> bool:

@@ -19,7 +19,6 @@ from talkcast.config import Config
 from talkcast.cuts import TalkCut
 
 __all__ = [
-    "POOL_STAGES",
     "POST_STAGES",
     "TALK_STAGES",
     "CutOutput",
@@ -44,13 +43,10 @@ class StageName(StrEnum):
     ARCHIVE = "archive"
 
 
-# What `talkcast post` runs; the archive page is rebuilt after every run that cut something.
-POST_STAGES = (StageName.PLAN, StageName.CUT, StageName.TRANSCRIBE, StageName.PUBLISH)
+# What `talkcast post` runs, in order: the archive page comes last, from whatever is done.
+POST_STAGES = (StageName.PLAN, StageName.CUT, StageName.TRANSCRIBE, StageName.PUBLISH, StageName.ARCHIVE)
 # The stages that work on one talk at a time and keep a record per talk in state.db.
 TALK_STAGES = (StageName.CUT, StageName.TRANSCRIBE, StageName.PUBLISH)
-# The talk stages that run in the worker pool. Publish runs in the coordinator, one talk at
-# a time in schedule order, because quota and the playlist order are event-wide.
-POOL_STAGES = (StageName.CUT, StageName.TRANSCRIBE)
 
 
 class Status(StrEnum):
