@@ -50,7 +50,8 @@ def input_hash(cfg: Config, stage: StageName, job: TalkJob, store: StateStore) -
     previous = store.stage(talk.id, StageName.CUT)
     cut_sha = previous.result.get("sha256", "") if previous else ""
     if stage == StageName.TRANSCRIBE:
-        # Only what changes the captions: tuning threads must not redo every talk.
+        # What the captions depend on. Threads can change them byte-wise, but retuning
+        # [transcribe] threads must not redo every talk of an evening.
         settings = _fields(cfg.transcribe, exclude=("enabled", "threads"))
         return fingerprint(
             "transcribe", cut_sha, settings, talk.language, talk.title, list(talk.speakers), cfg.event.name

@@ -42,8 +42,6 @@ from talkcast.state import StateStore, write_manifest
 
 log = logging.getLogger(__name__)
 
-STAGES = POST_STAGES
-
 
 # ---------------------------------------------------------------- what a stage sees
 
@@ -71,7 +69,7 @@ class Options:
     """What ``talkcast post`` (or ``cut``/``transcribe``/``publish``) was asked to do."""
 
     talk: str | None = None
-    stages: tuple[StageName, ...] = STAGES
+    stages: tuple[StageName, ...] = POST_STAGES
     redo: StageName | None = None
     cut_mode: str | None = None
     cluster: str | None = None

@@ -72,7 +72,7 @@ _engines: dict[tuple[str, str, int], Any] = {}
 def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> TranscriptOutput:
     """The transcribe stage for one talk (runs in a worker; the model loads once per process)."""
     from talkcast.transcribe.engine import load_engine
-    from talkcast.transcribe.run import Vocabulary, transcribe_talk, transcribe_threads
+    from talkcast.transcribe.run import transcribe_talk, transcribe_threads, vocabulary_for
 
     cfg = _config(job.config_file)
     settings = cfg.transcribe
@@ -90,13 +90,9 @@ def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> Transc
         if progress is not None:
             progress.put((job.talk.id, StageName.TRANSCRIBE, done, total))
 
-    vocabulary = Vocabulary(
-        title=job.talk.title, speakers=tuple(job.talk.speakers), event=cfg.event.name, glossary=settings.glossary
-    )
-    language = settings.language or job.talk.language or None
     result = transcribe_talk(
-        _engines[key], video, out, talk_id=job.talk.id, language=language,
-        vocabulary=vocabulary, settings=settings, on_progress=report,
+        _engines[key], video, out, talk_id=job.talk.id, language=job.talk.language or None,
+        vocabulary=vocabulary_for(job.talk, cfg), settings=settings, on_progress=report,
     )  # fmt: skip
     files = {name: rel(cfg, path) for name, path in result.artefacts.items()}
     return TranscriptOutput(
@@ -109,7 +105,7 @@ def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> Transc
         confidence=round(result.confidence, 3),
         review_reasons=tuple(result.review_reasons) if result.needs_review else (),
         audio_seconds=round(result.audio_seconds, 2),
-        rtf=round(result.seconds / result.audio_seconds, 4) if result.audio_seconds else None,
+        rtf=round(result.real_time_factor, 4) if result.audio_seconds else None,
     )
 
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from talkcast.abstracts import abstract_html, abstract_text
-from talkcast.errors import TalkError
+from talkcast.captions import Cue, parse_vtt
+from talkcast.errors import CaptionError, TalkError
 from talkcast.fsutil import atomic_write_text
 from talkcast.schedule import is_safe_id
 
@@ -67,16 +68,7 @@ class SiteTalk:
     youtube_url: str | None = None
 
 
-# ---------------------------------------------------------------- WebVTT (pure)
-
-
-@dataclass(frozen=True)
-class Cue:
-    """One WebVTT cue: timings in seconds and the payload as written (tags and entities kept)."""
-
-    start: float
-    end: float
-    payload: str
+# ---------------------------------------------------------------- the transcript (pure)
 
 
 @dataclass(frozen=True)
@@ -88,61 +80,9 @@ class Paragraph:
     text: str
 
 
-_TIMESTAMP = r"(?:(\d+):)?([0-5]\d):([0-5]\d)\.(\d{3})"
-_TIMING = re.compile(rf"^{_TIMESTAMP}[ \t]+-->[ \t]+{_TIMESTAMP}(?:[ \t].*)?$")
-_SIGNATURE = re.compile(r"^WEBVTT(?:[ \t].*)?$")
-_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
-_NON_CUE = re.compile(r"^(?:NOTE|STYLE|REGION)(?:[ \t]|$)")
-_TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 # A sentence ends with . ? ! … (or CJK forms), perhaps followed by closing quotes or brackets.
 _SENTENCE_END = re.compile(r"[.?!…。？！][\"'”’»)\]]*$")
-
-
-def _seconds(hours: str | None, minutes: str, secs: str, millis: str) -> float:
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(secs) + int(millis) / 1000
-
-
-def parse_vtt(text: str) -> list[Cue]:
-    """The cues of a WebVTT file, in file order.
-
-    Follows the WebVTT parser where it matters for a transcript: the ``WEBVTT`` signature
-    is required (``ValueError`` otherwise, as a browser would reject the file), NOTE,
-    STYLE and REGION blocks are skipped, cue identifiers and cue settings are allowed,
-    and a block whose timing line is malformed is skipped like the browser skips it.
-    """
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    header, _, rest = text.partition("\n")
-    if not _SIGNATURE.match(header):
-        raise ValueError("not a WebVTT file: the first line must be WEBVTT")
-    cues: list[Cue] = []
-    # Blocks are separated by blank lines. The first is the header (the lines right under
-    # WEBVTT) unless it holds a timing line.
-    for chunk in _BLANK_LINES.split(rest):
-        block = chunk.strip("\n").split("\n")
-        if not block[0] or _NON_CUE.match(block[0]):
-            continue
-        timing_at = 0 if "-->" in block[0] else 1
-        if timing_at >= len(block) or "-->" not in block[timing_at]:
-            continue
-        match = _TIMING.match(block[timing_at].strip())
-        if not match:
-            continue
-        groups = match.groups()
-        start, end = _seconds(*groups[:4]), _seconds(*groups[4:8])
-        if end < start:
-            continue
-        cues.append(Cue(start, end, "\n".join(block[timing_at + 1 :])))
-    return cues
-
-
-def cue_text(payload: str) -> str:
-    """A cue payload as plain text: tags (``<v Name>``, ``<i>``, timestamps) removed, entities decoded."""
-    if "<" in payload:
-        payload = _TAG.sub("", payload)
-    if "&" in payload:
-        payload = html.unescape(payload)
-    return " ".join(payload.split())
 
 
 def paragraphs(
@@ -162,7 +102,7 @@ def paragraphs(
     start = end = 0.0
     texts: list[str] = []
     for cue in cues:
-        text = cue_text(cue.payload)
+        text = cue.text
         if not text:
             continue
         if texts:
@@ -423,7 +363,7 @@ def _prepare(output_dir: Path, talk: SiteTalk) -> _Prepared:
         try:
             vtt = (output_dir / rel).read_text(encoding="utf-8-sig")
             cues = parse_vtt(vtt)
-        except (OSError, UnicodeDecodeError, ValueError) as err:
+        except (OSError, UnicodeDecodeError, CaptionError) as err:
             raise TalkError(talk.id, f"captions {output_dir / rel}: {err}", stage=STAGE) from err
         tracks.append((_Track(lang, rel, vtt), cues))
     # The transcript is the default (first) captions track: the talk's own language.

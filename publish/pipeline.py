@@ -22,7 +22,7 @@ from talkcast.errors import ConfigError, PublishError, QuotaExceeded
 from talkcast.fsutil import sha256_file
 from talkcast.publish.build import Requests, StepContext, build_step
 from talkcast.publish.client import connect, make_http
-from talkcast.publish.metadata import Chapter, TemplateError, build_metadata, clean_text, talk_fields
+from talkcast.publish.metadata import TemplateError, build_metadata, clean_text, talk_fields
 from talkcast.publish.plan import Step, TalkInputs, TalkRecord, Target, plan_talk, playlist_steps
 from talkcast.publish.quota import Budget, cost_table, describe_reset, plan_day
 from talkcast.publish.talk import TalkPublisher, load_record
@@ -88,12 +88,11 @@ def talk_inputs(cfg: Config, store: StateStore, job: TalkJob) -> TalkInputs:
         talk_id=talk.id, title=talk.title, speakers=talk.speakers, event=cfg.event.name, date=job.recorded,
         abstract=job.abstract, language=language, url=cfg.event.url,
     )  # fmt: skip
-    chapters = [Chapter(float(c["start"]), str(c["title"])) for c in cut_result.get("chapters", [])]
     try:
         meta = build_metadata(
             title_template=settings.title_template, description_template=settings.description_template,
             fields=fields, tags=settings.tags, speakers=talk.speakers, language=language,
-            recorded=job.recorded, chapters=chapters,
+            recorded=job.recorded,
         )  # fmt: skip
     except TemplateError as err:
         raise ConfigError(cfg.file, "publish.youtube.title_template/description_template", str(err)) from err

@@ -1,7 +1,7 @@
 """The one captions model: a cue, rendered to and parsed from SRT and WebVTT. No I/O.
 
-Transcription renders its cues with this module; anything that reads captions back (the
-archive page, a review tool, tests) parses them here, so both sides agree on the format:
+Transcription renders its cues with this module; whatever reads captions back (the
+archive page's transcript, tests) parses them here, so both sides agree on the format:
 
 - SRT: numbered cues, ``HH:MM:SS,mmm`` times, lines as they are.
 - WebVTT: ``WEBVTT`` header, ``HH:MM:SS.mmm`` times, ``&``, ``<`` and ``>`` escaped so
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from talkcast.errors import CaptionError
+from talkcast.timecode import format_clock
 
 __all__ = ["Cue", "parse_srt", "parse_vtt", "render_srt", "render_vtt"]
 
@@ -45,11 +46,8 @@ class Cue:
 
 
 def _clock(seconds: float, separator: str) -> str:
-    ms = max(0, round(seconds * 1000))
-    hours, ms = divmod(ms, 3_600_000)
-    minutes, ms = divmod(ms, 60_000)
-    secs, ms = divmod(ms, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
+    # Cue times never go below zero (a word Whisper put a hair before the start).
+    return format_clock(max(0.0, seconds)).replace(".", separator)
 
 
 def render_srt(cues: Sequence[Cue]) -> str:
@@ -74,40 +72,66 @@ def render_vtt(cues: Sequence[Cue]) -> str:
     return "\n".join(blocks)
 
 
-_TIMING = re.compile(r"^(?:(\d+):)?(\d{2}):(\d{2})[.,](\d{3})\s+-->\s+(?:(\d+):)?(\d{2}):(\d{2})[.,](\d{3})(?:\s.*)?$")
+_VTT_TIME = r"(?:(\d+):)?([0-5]\d):([0-5]\d)\.(\d{3})"
+_SRT_TIME = _VTT_TIME.replace(r"\.", ",")
+_VTT_TIMING = re.compile(rf"^{_VTT_TIME}[ \t]+-->[ \t]+{_VTT_TIME}(?:[ \t].*)?$")
+_SRT_TIMING = re.compile(rf"^{_SRT_TIME}[ \t]+-->[ \t]+{_SRT_TIME}(?:[ \t].*)?$")
+_SIGNATURE = re.compile(r"^WEBVTT(?:[ \t].*)?$")
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
+_NON_CUE = re.compile(r"^(?:NOTE|STYLE|REGION)(?:[ \t]|$)")
+_TAG = re.compile(r"<[^>]*>")
 
 
-def _seconds(hours: str | None, minutes: str, secs: str, ms: str) -> float:
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(secs) + int(ms) / 1000
+def _seconds(hours: str | None, minutes: str, secs: str, millis: str) -> float:
+    return int(hours or 0) * 3600 + int(minutes) * 60 + int(secs) + int(millis) / 1000
 
 
-def _parse_blocks(text: str, what: str, *, unescape: bool) -> list[Cue]:
-    cues = []
-    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()):
-        lines = block.split("\n")
-        timing = next((i for i, line in enumerate(lines) if "-->" in line), None)
-        if timing is None:
-            continue  # a WebVTT NOTE or STYLE block, or a stray number
-        match = _TIMING.match(lines[timing].strip())
-        if match is None:
-            raise CaptionError(f"{what}: cue timing not understood: {lines[timing].strip()!r}")
-        g = match.groups()
-        start, end = _seconds(*g[:4]), _seconds(*g[4:])
+def _shown(line: str) -> str:
+    """A WebVTT payload line as a viewer reads it: tags (``<v Name>``, ``<i>``, timestamps) gone, entities decoded."""
+    return " ".join(html.unescape(_TAG.sub("", line)).split())
+
+
+def _cues(chunks: list[str], timing: re.Pattern[str], *, vtt: bool) -> list[Cue]:
+    cues: list[Cue] = []
+    for chunk in chunks:
+        block = chunk.strip("\n").split("\n")
+        if not block[0] or (vtt and _NON_CUE.match(block[0])):
+            continue
+        # A cue may have an identifier line (SRT's number, VTT's optional id) before its timing.
+        timing_at = 0 if "-->" in block[0] else 1
+        if timing_at >= len(block) or "-->" not in block[timing_at]:
+            continue
+        match = timing.match(block[timing_at].strip())
+        if not match:
+            continue  # a malformed cue is skipped, as a browser skips it
+        groups = match.groups()
+        start, end = _seconds(*groups[:4]), _seconds(*groups[4:8])
         if end < start:
-            raise CaptionError(f"{what}: cue ends before it starts: {lines[timing].strip()!r}")
-        body = tuple(html.unescape(line) if unescape else line for line in lines[timing + 1 :] if line.strip())
-        cues.append(Cue(start, end, body))
+            continue
+        lines = (_shown(line) if vtt else line.strip() for line in block[timing_at + 1 :])
+        cues.append(Cue(start, end, tuple(line for line in lines if line)))
     return cues
 
 
-def parse_srt(text: str, what: str = "SRT") -> list[Cue]:
-    """The cues of SubRip ``text``; ``CaptionError`` naming ``what`` for a timing it cannot read."""
-    return _parse_blocks(text.lstrip("\ufeff"), what, unescape=False)
+def _normalised(text: str) -> str:
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def parse_vtt(text: str, what: str = "WebVTT") -> list[Cue]:
-    """The cues of WebVTT ``text`` (entities decoded); ``CaptionError`` if the header or a timing is wrong."""
-    text = text.lstrip("\ufeff")
-    if not text.startswith("WEBVTT"):
-        raise CaptionError(f"{what}: does not start with WEBVTT")
-    return _parse_blocks(text.split("\n", 1)[1] if "\n" in text else "", what, unescape=True)
+def parse_vtt(text: str, what: str = "") -> list[Cue]:
+    """The cues of a WebVTT file as a viewer sees them, in file order.
+
+    Follows the WebVTT parser where it matters: the ``WEBVTT`` signature is required
+    (``CaptionError`` naming ``what`` otherwise, as a browser rejects the file), NOTE,
+    STYLE and REGION blocks are skipped, cue identifiers and settings are allowed, and a
+    cue whose timing is malformed or backwards is skipped as the browser skips it.
+    """
+    header, _, rest = _normalised(text).partition("\n")
+    if not _SIGNATURE.match(header):
+        where = f"{what}: " if what else ""
+        raise CaptionError(f"{where}not a WebVTT file: the first line must be WEBVTT")
+    return _cues(_BLANK_LINES.split(rest), _VTT_TIMING, vtt=True)
+
+
+def parse_srt(text: str) -> list[Cue]:
+    """The cues of a SubRip file, in file order; malformed cues are skipped as players skip them."""
+    return _cues(_BLANK_LINES.split(_normalised(text)), _SRT_TIMING, vtt=False)

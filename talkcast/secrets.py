@@ -8,7 +8,6 @@ and the key part of any RTMP URL, with ``****``. ``read_secrets_file`` reads sec
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from talkcast.errors import ConfigError
+from talkcast.tomlmap import did_you_mean, printable
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +121,10 @@ def read_secrets_file(path: Path, allowed: Sequence[str]) -> dict[str, str]:
                 walk(name + ".", v)
                 continue
             if name not in allowed:
-                close = difflib.get_close_matches(name, list(allowed), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ConfigError(path, _printable(name), "unknown key" + hint)
+                raise ConfigError(path, printable(name), "unknown key" + did_you_mean(name, list(allowed)))
             if not isinstance(v, str):
-                raise ConfigError(path, _printable(name), "expected a string")
+                raise ConfigError(path, printable(name), "expected a string")
             flat[name] = v
 
     walk("", data)
     return flat
-
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

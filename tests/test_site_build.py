@@ -10,20 +10,18 @@ from pathlib import Path
 import pytest
 
 from talkcast.archive.site import (
-    Cue,
     Paragraph,
     SiteTalk,
     build_site,
-    cue_text,
     format_duration,
     format_timestamp,
     iso_duration,
     paragraphs,
-    parse_vtt,
     script_json,
     url_path,
 )
-from talkcast.errors import TalkError
+from talkcast.captions import Cue, parse_vtt
+from talkcast.errors import CaptionError, TalkError
 
 VTT = (
     "\ufeffWEBVTT - made by hand\r\n"
@@ -54,8 +52,8 @@ VTT = (
 def test_parse_vtt_reads_cues_like_a_browser() -> None:
     cues = parse_vtt(VTT)
     assert cues == [
-        Cue(0.5, 2.0, "<v Anna>Hello &amp; welcome,</v>\n<i>everyone</i>."),
-        Cue(3601.0, 3603.25, "An hour <00:00:01.500>in."),
+        Cue(0.5, 2.0, ("Hello & welcome,", "everyone.")),  # tags gone, entities decoded
+        Cue(3601.0, 3603.25, ("An hour in.",)),
     ]
 
 
@@ -63,7 +61,7 @@ def test_parse_vtt_reads_cues_like_a_browser() -> None:
     "text", ["", "WEBVTTX\n\n00:00.000 --> 00:01.000\nhi\n", "1\n00:00:00,000 --> 00:00:01,000\nsrt\n"]
 )
 def test_parse_vtt_requires_the_signature(text: str) -> None:
-    with pytest.raises(ValueError, match="WEBVTT"):
+    with pytest.raises(CaptionError, match="WEBVTT"):
         parse_vtt(text)
 
 
@@ -71,14 +69,18 @@ def test_parse_vtt_of_an_empty_file_has_no_cues() -> None:
     assert parse_vtt("WEBVTT\n") == []
 
 
-def test_cue_text_drops_tags_and_decodes_entities() -> None:
-    assert cue_text("<v Anna>Hello &amp; welcome,</v>\n<i>everyone</i>.") == "Hello & welcome, everyone."
-    assert cue_text("<c.loud>5 &lt; 6</c>&nbsp;&gt; 4") == "5 < 6 > 4"
-    assert cue_text("  <b></b>  ") == ""
+def test_cues_are_read_as_a_viewer_sees_them() -> None:
+    def shown(payload: str) -> str:
+        (cue,) = parse_vtt(f"WEBVTT\n\n00:00.000 --> 00:01.000\n{payload}\n") or [Cue(0, 1, ())]
+        return cue.text
+
+    assert shown("<v Anna>Hello &amp; welcome,</v>\n<i>everyone</i>.") == "Hello & welcome, everyone."
+    assert shown("<c.loud>5 &lt; 6</c>&nbsp;&gt; 4") == "5 < 6 > 4"
+    assert shown("  <b></b>  ") == ""
 
 
 def _cue(start: float, end: float, text: str) -> Cue:
-    return Cue(start, end, text)
+    return Cue(start, end, (text,) if text else ())
 
 
 def test_paragraphs_break_at_pauses() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +20,9 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from talkcast.captions import render_srt, render_vtt
 from talkcast.config import Config, TranscribeConfig
+from talkcast.cuts import TalkCut
 from talkcast.errors import MediaError, TalkError
 from talkcast.media import probe, run_ffmpeg
-from talkcast.schedule import Talk
-from talkcast.timecode import format_clock
 from talkcast.transcribe.engine import SAMPLE_RATE, Engine, Vocabulary, normalise_language
 from talkcast.transcribe.gate import RawSegment, gate_segments, review_reasons
 from talkcast.transcribe.segment import CueRules, segment_words
@@ -47,8 +46,6 @@ class TranscriptResult:
     review_reasons: list[str]
     audio_seconds: float
     seconds: float  # wall-clock time taken
-    model: str = ""
-    low_confidence: list[tuple[float, float]] = field(default_factory=list)  # (start, end) stretches
 
     @property
     def real_time_factor(self) -> float:
@@ -81,15 +78,9 @@ def transcribe_threads(settings: TranscribeConfig) -> int:
     return settings.threads if settings.threads > 0 else TRANSCRIBE_THREADS
 
 
-def vocabulary_for(talk: Talk, cfg: Config) -> Vocabulary:
+def vocabulary_for(talk: TalkCut, cfg: Config) -> Vocabulary:
     """The vocabulary of one talk: its title and speakers, the event, the event's glossary."""
     return Vocabulary(title=talk.title, speakers=talk.speakers, event=cfg.event.name, glossary=cfg.transcribe.glossary)
-
-
-def format_progress(done: float, total: float, elapsed: float) -> str:
-    """ "12:30 / 40:00 of audio, 0.07x real time" for a progress line."""
-    rtf = elapsed / done if done > 0 else 0.0
-    return f"{format_clock(done)} / {format_clock(total)} of audio, {rtf:.2f}x real time"
 
 
 def decode_audio(media: Path, talk_id: str, work: Path) -> np.ndarray:
@@ -135,7 +126,7 @@ def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
 
 
 def _language(engine: Engine, talk_id: str, language: str | None, settings: TranscribeConfig) -> str | None:
-    """The talk's language: the event-wide setting, else the talk's own, else None (detect)."""
+    """The talk's language: the event-wide setting, else the talk's own (``language``), else None (detect)."""
     lang = normalise_language(settings.language) or normalise_language(language)
     if lang is not None and not engine.supports(lang):
         kind = "the English-only" if not engine.multilingual else "the"
@@ -213,6 +204,4 @@ def transcribe_talk(
         review_reasons=reasons,
         audio_seconds=total,
         seconds=time.monotonic() - began,
-        model=engine.name,
-        low_confidence=report.low_confidence,
     )
