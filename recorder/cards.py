@@ -5,7 +5,8 @@ inside the filter string, so quotes, colons, percent signs, backslashes, emoji a
 Cyrillic in a title cannot break the filtergraph or be expanded. Control characters are
 dropped first (``clean_text``). drawtext draws with one font, so each line gets the font
 its script needs (``font_for``): CJK, emoji, or the default. The layout is pure
-(``card_layout``); ``card_args`` and ``thumbnail_args`` build the ffmpeg argument lists.
+(``card_layout``); ``card_vf`` turns a talk's card into its drawtext filter, and
+``card_args`` and ``thumbnail_args`` build the ffmpeg argument lists.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
+from talkcast.cuts import TalkCut
 from talkcast.media import filter_path
 
 BACKGROUND = "0x141a24"
@@ -195,6 +197,17 @@ def card_filter(lines: Sequence[CardText], files: Sequence[Path]) -> str:
         for line, path in zip(lines, files, strict=True)
     ]
     return ",".join(draws) if draws else "null"
+
+
+def card_vf(
+    kind: Literal["title", "end"], talk: TalkCut, event: str, *, width: int, height: int, work: Path, prefix: str
+) -> str:
+    """The drawtext filter of ``talk``'s card at ``width``x``height``, its texts written to ``work/<prefix>N.txt``.
+
+    Title and end cards and the thumbnail's text are all drawn this way.
+    """
+    lines = card_layout(kind, event=event, title=talk.title, speakers=talk.speakers, width=width, height=height)
+    return card_filter(lines, write_text_files(lines, work, prefix))
 
 
 def card_frames(seconds: float, fps: Fraction) -> int:

@@ -27,7 +27,7 @@ from talkcast.config import RecordingConfig
 from talkcast.cuts import Span, TalkCut
 from talkcast.errors import MediaError, TalkError
 from talkcast.fsutil import atomic_path
-from talkcast.media import Probe, Stream, packet_times, probe, run_ffmpeg
+from talkcast.media import Probe, Stream, probe, run_ffmpeg
 from talkcast.recorder import cards
 from talkcast.recorder.audio import audio_graph, audio_job, copied_audio, copyable_audio
 from talkcast.recorder.encoder import (
@@ -46,8 +46,8 @@ from talkcast.recorder.smart import (
     SourceIndex,
     concat_list,
     frame_range,
-    index_source,
     mux_args,
+    read_source,
 )
 from talkcast.recorder.verify import AV_TOLERANCE, COPY_AV_TOLERANCE, source_damage, trim_truncated_end, verify_cut
 from talkcast.schedule import is_safe_id
@@ -164,8 +164,7 @@ def _open(talk: TalkCut, span: Span, notes: list[str], *, joined: bool) -> _Sour
     name = span.file.name
     info, video = _probe_source(talk, span)
     try:
-        index = index_source(span.file, info)
-        audio = [t - info.start_time for t in packet_times(span.file, "a:0")]
+        index, audio = read_source(span.file, info)
     except MediaError as err:
         raise TalkError(talk.id, str(err), stage="cut") from err
     end = span.end
@@ -329,11 +328,10 @@ def _join(
             raise TalkError(talk.id, str(err), stage="cut") from err
         with plan.timings.step("verify"):
             slack = COPY_AV_TOLERANCE if copy_audio else AV_TOLERANCE
-            damage = verify_cut(tmp_out, frames=expected, joins=plan.joins, av_tolerance=slack)
-        if damage is not None:
-            raise TalkError(talk.id, damage.line("the cut"), stage="cut")
-        duration = probe(tmp_out).duration
-    return duration, expected
+            check = verify_cut(tmp_out, frames=expected, joins=plan.joins, av_tolerance=slack)
+        if check.damage is not None:
+            raise TalkError(talk.id, check.damage.line("the cut"), stage="cut")
+    return check.duration, expected
 
 
 def _grid(sources: Sequence[_Source]) -> Fraction | None:
@@ -345,10 +343,7 @@ def _grid(sources: Sequence[_Source]) -> Fraction | None:
 def _thumbnail(talk: TalkCut, out_dir: Path, work: Path, event_name: str, video: Path, at: float) -> Path:
     """``thumbnail.jpg``: the title and speakers over the frame of ``video`` at ``at`` seconds."""
     width, height = cards.THUMBNAIL_SIZE
-    lines = cards.card_layout(
-        "title", event=event_name, title=talk.title, speakers=talk.speakers, width=width, height=height
-    )
-    vf = cards.card_filter(lines, cards.write_text_files(lines, work, "thumb"))
+    vf = cards.card_vf("title", talk, event_name, width=width, height=height, work=work, prefix="thumb")
     final = out_dir / "thumbnail.jpg"
     with atomic_path(final) as tmp:
         try:

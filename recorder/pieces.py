@@ -36,10 +36,7 @@ def card_job(
         return None
     fps = base.fps or Fraction(25)
     frames = cards.card_frames(settings.card_seconds, fps)
-    lines = cards.card_layout(
-        kind, event=event_name, title=talk.title, speakers=talk.speakers, width=base.width, height=base.height
-    )
-    vf = cards.card_filter(lines, cards.write_text_files(lines, work, kind))
+    vf = cards.card_vf(kind, talk, event_name, width=base.width, height=base.height, work=work, prefix=kind)
     out = work / f"{kind}.ts"
     args = cards.card_args(vf, out, width=base.width, height=base.height, fps=fps, frames=frames, encoder=encoder)
     return Job(f"{kind} card", args, out, float(frames / fps), frames)

@@ -1,6 +1,6 @@
 """Cut arithmetic: which frames a talk keeps, and which of them are copied or re-encoded.
 
-Everything here is pure except ``index_source``, which reads a recording's packet
+Everything here is pure except ``read_source``, which reads a recording's packet
 table with ffprobe (no decoding, so it is fast on hours of footage).
 
 Times are "seconds into the file" as a player shows them: the stream timestamp minus
@@ -16,13 +16,13 @@ OBS's MKV timestamps, which are rounded to whole milliseconds (33/34 ms at 30 fp
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
-from talkcast.media import Probe, parse_video_packets, video_packets
+from talkcast.media import Probe, av_packets
 from talkcast.timecode import format_clock
 
 # How far past a keyframe (in decode order) to look for frames shown before it: such
@@ -62,11 +62,6 @@ class SourceIndex:
         return i < len(self.keyframes) and self.keyframes[i] == frame
 
 
-def parse_packets(path: Path, lines: Iterable[str], *, start_time: float, fps: Fraction) -> SourceIndex:
-    """Build a ``SourceIndex`` from ffprobe ``packet=pts_time,flags`` CSV lines in decode order."""
-    return index_packets(path, parse_video_packets(lines), start_time=start_time, fps=fps)
-
-
 def index_packets(
     path: Path, packets: Sequence[tuple[float, bool]], *, start_time: float, fps: Fraction
 ) -> SourceIndex:
@@ -89,11 +84,17 @@ def index_packets(
     )
 
 
-def index_source(path: Path, info: Probe) -> SourceIndex:
-    """Read the packet table of ``path``'s first video stream (no decoding)."""
+def read_source(path: Path, info: Probe) -> tuple[SourceIndex, list[float]]:
+    """The index of ``path``'s first video stream and its first audio stream's packet times.
+
+    Both come from one read of the packet table (no decoding), on the same clock:
+    seconds into the file.
+    """
     video = info.video
     fps = video.frame_rate if video is not None else Fraction(0)
-    return index_packets(path, video_packets(path), start_time=info.start_time, fps=fps)
+    packets, audio = av_packets(path, info)
+    index = index_packets(path, packets, start_time=info.start_time, fps=fps)
+    return index, [t - info.start_time for t in audio]
 
 
 # ---------------------------------------------------------------- frame ranges

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from talkcast.errors import MediaError
-from talkcast.media import decode_errors, packet_times, probe
+from talkcast.media import Probe, av_table, decode_errors, parse_times, probe
 from talkcast.recorder.smart import SourceIndex
 from talkcast.timecode import format_clock
 
@@ -98,22 +98,44 @@ def _first_disorder(times: Sequence[float]) -> int | None:
     return next((i for i in range(1, len(times)) if times[i] <= times[i - 1]), None)
 
 
-def _timestamps(path: Path) -> Damage | None:
-    for select, name in (("v:0", "video"), ("a:0", "audio")):
-        dts = packet_times(path, select, "dts_time")
+@dataclass(frozen=True)
+class CutCheck:
+    """What ``verify_cut`` found: the damage (None if the cut is good) and the cut's duration per ffprobe."""
+
+    damage: Damage | None
+    duration: float
+
+
+def _timestamps(video: Sequence[float], audio: Sequence[float]) -> Damage | None:
+    for dts, name in ((video, "video"), (audio, "audio")):
         bad = _first_disorder(dts)
         if bad is not None:
             return Damage(dts[bad], dts[bad - 1], f"{name} timestamps go backwards")
     return None
 
 
-def verify_cut(path: Path, *, frames: int, joins: Sequence[float], av_tolerance: float = AV_TOLERANCE) -> Damage | None:
-    """What is wrong with a finished cut (seconds into it), or None if it is good."""
+def verify_cut(path: Path, *, frames: int, joins: Sequence[float], av_tolerance: float = AV_TOLERANCE) -> CutCheck:
+    """What is wrong with a finished cut (seconds into it), if anything, and its duration."""
     try:
         info = probe(path)
-        broken = _timestamps(path)
+        # Decode times of the video and audio packets, in file order, from one read of the packet table.
+        video, audio = (parse_times(rows) for rows in av_table(path, info, "dts_time"))
     except MediaError as err:
-        return Damage(0.0, 0.0, f"unreadable: {err}")
+        return CutCheck(Damage(0.0, 0.0, f"unreadable: {err}"), 0.0)
+    return CutCheck(_damage(path, info, video, audio, frames, joins, av_tolerance), info.duration)
+
+
+def _damage(
+    path: Path,
+    info: Probe,
+    video: Sequence[float],
+    audio: Sequence[float],
+    frames: int,
+    joins: Sequence[float],
+    av_tolerance: float,
+) -> Damage | None:
+    """The first thing wrong with a readable cut, given its packets' decode times."""
+    broken = _timestamps(video, audio)
     if broken is not None:
         return broken
     if info.video is None or info.audio is None:
@@ -123,9 +145,9 @@ def verify_cut(path: Path, *, frames: int, joins: Sequence[float], av_tolerance:
     if abs(v - a) > av_tolerance:
         side = "before" if a < v else "after"
         return Damage(min(a, v), max(a, v), f"audio ends {abs(v - a):.3f} s {side} the video")
-    counted = len(packet_times(path, "v:0"))
-    if counted != frames:
-        return Damage(0.0, v, f"{counted} video frames where {frames} were expected")
+    # One packet per frame, every one with a decode time in an MP4: the dts list counts them.
+    if len(video) != frames:
+        return Damage(0.0, v, f"{len(video)} video frames where {frames} were expected")
     for at in joins:
         errors = decode_errors(path, start=max(0.0, at - _JOIN_WINDOW), seconds=2 * _JOIN_WINDOW)
         if errors:

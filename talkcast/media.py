@@ -1,9 +1,13 @@
 """ffprobe and the one ffmpeg runner.
 
-Pure functions elsewhere build ffmpeg argument lists; this module executes them. The
-runner finds and checks each binary once, logs ``shlex.join(args)`` with secrets
-redacted, reads ``-progress pipe:1`` rather than scraping stderr, and raises
-``MediaError`` carrying the exit code and the tail of stderr.
+Pure functions elsewhere build ffmpeg argument lists; this module executes them. Every
+ffmpeg run (files, decoded data, decode checks, the version) is started by one runner,
+which finds and checks each binary once, logs ``shlex.join(args)`` with secrets
+redacted, and stops ffmpeg if its caller is interrupted. Jobs read ``-progress pipe:1``
+rather than scraping stderr and raise ``MediaError`` carrying the exit code and the tail
+of stderr; a decode check instead returns what ffmpeg reported. ffprobe reads (a file's
+streams, its packet table) run to completion with ``subprocess.run`` and raise
+``MediaError`` the same way.
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ def tool(name: str) -> str:
 @functools.cache
 def ffmpeg_version() -> str:
     """The installed ffmpeg's version string, e.g. ``5.1.9-0+deb12u1``."""
-    out = subprocess.run([tool("ffmpeg"), "-hide_banner", "-version"], capture_output=True, text=True, check=False)
-    match = re.search(r"ffmpeg version (\S+)", out.stdout)
+    with _started([tool("ffmpeg"), "-hide_banner", "-version"], "ffmpeg -version", check=False) as proc:
+        assert proc.stdout is not None
+        out = _text(proc.stdout.read().decode(errors="replace"))
+    match = re.search(r"ffmpeg version (\S+)", out)
     return match.group(1) if match else "unknown"
 
 
@@ -177,13 +183,15 @@ def probe(path: Path) -> Probe:
     return result
 
 
-def packet_table(path: Path, select: str, fields: str) -> list[list[str]]:
-    """ffprobe's ``packet=<fields>`` of the streams ``select`` (e.g. "v:0", "a:0"), one row per packet in file order.
+def packet_table(path: Path, fields: str) -> list[list[str]]:
+    """ffprobe's ``packet=<fields>`` of every stream, one row per packet in file order.
 
-    Packets are read without decoding, so this is fast even on hours of footage.
+    Packets are read without decoding, so this is fast even on hours of footage. The
+    fields come in ffprobe's own order (``stream_index``, ``pts_time``, ``dts_time``, ...,
+    ``flags``), whatever the order asked for.
     """
     args = [
-        tool("ffprobe"), "-v", "error", "-select_streams", select,
+        tool("ffprobe"), "-v", "error",
         "-show_entries", f"packet={fields}", "-of", "csv=p=0", str(path),
     ]  # fmt: skip
     proc = subprocess.run(args, capture_output=True, text=True, errors="replace", check=False)
@@ -195,14 +203,34 @@ def packet_table(path: Path, select: str, fields: str) -> list[list[str]]:
     return [line.strip().split(",") for line in proc.stdout.splitlines() if line.strip()]
 
 
-def packet_times(path: Path, select: str, field: str = "pts_time") -> list[float]:
-    """One time field of every packet of ``select``, in file order; packets without it are skipped."""
-    return [float(row[0]) for row in packet_table(path, select, field) if row and row[0] not in ("", "N/A")]
+def split_streams(rows: Iterable[Sequence[str]], streams: Sequence[int]) -> list[list[list[str]]]:
+    """The rows of each stream in ``streams`` (by index), in file order, without their leading ``stream_index``.
+
+    ``rows`` are ffprobe ``packet=stream_index,...`` rows; a stream absent from the file
+    (or given as -1) gets no rows.
+    """
+    by_index: dict[int, list[list[str]]] = {index: [] for index in streams}
+    for row in rows:
+        if row and row[0].isdigit() and int(row[0]) in by_index:
+            by_index[int(row[0])].append(list(row[1:]))
+    return [by_index[index] for index in streams]
 
 
-def video_packets(path: Path) -> list[tuple[float, bool]]:
-    """(presentation time, is keyframe) of every packet of the first video stream, in decode order."""
-    return parse_video_packets(",".join(row) for row in packet_table(path, "v:0", "pts_time,flags"))
+def av_table(path: Path, info: Probe, fields: str) -> tuple[list[list[str]], list[list[str]]]:
+    """``packet=<fields>`` rows of ``info``'s first video and first audio stream, read in one pass over the file.
+
+    ``-select_streams`` takes a single stream, and every ffprobe run reads the whole
+    file: one run for all streams, split by ``stream_index``, reads it once. A stream
+    the file lacks has no rows.
+    """
+    streams = [s.index if s is not None else -1 for s in (info.video, info.audio)]
+    video, audio = split_streams(packet_table(path, f"stream_index,{fields}"), streams)
+    return video, audio
+
+
+def parse_times(rows: Iterable[Sequence[str]]) -> list[float]:
+    """The first field of each row as seconds, in order; rows without one ("", "N/A") are skipped."""
+    return [float(row[0]) for row in rows if row and row[0] not in ("", "N/A")]
 
 
 def parse_video_packets(lines: Iterable[str]) -> list[tuple[float, bool]]:
@@ -215,14 +243,14 @@ def parse_video_packets(lines: Iterable[str]) -> list[tuple[float, bool]]:
     return packets
 
 
-def keyframe_times(path: Path) -> list[float]:
-    """Presentation times (seconds) of the video keyframes, sorted."""
-    return sorted(t for t, key in video_packets(path) if key)
+def av_packets(path: Path, info: Probe) -> tuple[list[tuple[float, bool]], list[float]]:
+    """The packets of ``info``'s first video and first audio stream, in one pass over the file.
 
-
-def parse_keyframes(lines: Iterable[str]) -> list[float]:
-    """Keyframe times from ffprobe ``packet=pts_time,flags`` CSV lines, sorted."""
-    return sorted(t for t, key in parse_video_packets(lines) if key)
+    Video: (presentation time, is keyframe) in decode order; audio: presentation times
+    in file order.
+    """
+    video, audio = av_table(path, info, "pts_time,flags")
+    return parse_video_packets(",".join(row) for row in video), parse_times(audio)
 
 
 # ---------------------------------------------------------------- ffmpeg
@@ -286,22 +314,26 @@ def _tail(lines: Iterable[str]) -> str:
 
 
 @contextlib.contextmanager
-def _started(full: list[str], what: str) -> Iterator[subprocess.Popen[bytes]]:
+def _started(
+    full: list[str], what: str, *, stderr: deque[str] | None = None, check: bool = True
+) -> Iterator[subprocess.Popen[bytes]]:
     """The one place ffmpeg is started: yields the running process, whose stdout the caller reads.
 
-    stderr is drained on a thread so that a chatty ffmpeg never blocks on a full pipe. If
-    the caller is interrupted (Ctrl-C, a cancelled stage, an error while reading), ffmpeg
-    is stopped through ``talkcast.process.terminate``. A non-zero exit raises
-    ``MediaError`` with the redacted command, the exit code and the tail of stderr.
+    stderr is drained on a thread so that a chatty ffmpeg never blocks on a full pipe;
+    its lines go to ``stderr`` if given (the caller wants all of them), else only the
+    last 200 are kept for the error. If the caller is interrupted (Ctrl-C, a cancelled
+    stage, an error while reading), ffmpeg is stopped through
+    ``talkcast.process.terminate``. With ``check``, a non-zero exit raises ``MediaError``
+    with the redacted command, the exit code and the tail of stderr.
     """
     command = redact(shlex.join(full))
     log.debug("running %s", command)
     proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    stderr: deque[str] = deque(maxlen=200)
+    lines: deque[str] = stderr if stderr is not None else deque(maxlen=200)
     assert proc.stdout is not None and proc.stderr is not None
     err_pipe = proc.stderr
     drain = threading.Thread(
-        target=lambda: stderr.extend(line.decode(errors="replace") for line in err_pipe), daemon=True
+        target=lambda: lines.extend(line.decode(errors="replace") for line in err_pipe), daemon=True
     )
     drain.start()
     try:
@@ -316,8 +348,8 @@ def _started(full: list[str], what: str) -> Iterator[subprocess.Popen[bytes]]:
     finally:
         drain.join(timeout=5)
         proc.stdout.close()
-    if code != 0:
-        tail = _tail(stderr)
+    if code != 0 and check:
+        tail = _tail(lines)
         last = tail.splitlines()[-1] if tail else f"exit code {code}"
         raise MediaError(f"{what} failed: {last}", command=command, exit_code=code, stderr_tail=tail)
 
@@ -362,11 +394,17 @@ def ffmpeg_output(args: Sequence[str | Path], *, what: str, chunk: int = 1 << 20
 def decode_errors(path: Path, *, start: float | None = None, seconds: float | None = None) -> str:
     """Decode the file (or ``seconds`` of it from ``start``); what ffmpeg reports at level error ('' if clean)."""
     window = (["-ss", f"{start:.3f}"] if start is not None else []) + (["-t", f"{seconds:.3f}"] if seconds else [])
-    proc = subprocess.run(
-        [tool("ffmpeg"), "-hide_banner", "-nostdin", "-v", "error", *window, "-i", str(path), "-f", "null", "-"],
-        capture_output=True, text=True, errors="replace", check=False,
-    )  # fmt: skip
-    return proc.stderr.strip()
+    full = [tool("ffmpeg"), "-hide_banner", "-nostdin", "-v", "error", *window, "-i", str(path), "-f", "null", "-"]
+    stderr: deque[str] = deque()
+    # Not checked: what ffmpeg reports is the answer, and an unreadable file (exit 1) says why.
+    with _started(full, "decode check", stderr=stderr, check=False):
+        pass
+    return _text("".join(stderr)).strip()
+
+
+def _text(raw: str) -> str:
+    """Newlines as ``subprocess.run(text=True)`` gives them: ``\\r\\n`` and ``\\r`` become ``\\n``."""
+    return raw.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def filter_path(path: Path) -> str:

@@ -82,10 +82,12 @@ def test_verification_catches_audio_that_ends_early(tmp_path):
          "-i", "sine=d=2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(bad)],
         check=True,
     )  # fmt: skip
-    damage = verify_cut(bad, frames=75, joins=[1.5])
+    check = verify_cut(bad, frames=75, joins=[1.5])
+    damage = check.damage
     assert damage is not None and "audio ends" in damage.what
+    assert check.duration == probe(bad).duration
     assert damage.line("the cut").startswith("the cut is damaged between 00:00:02.0")
-    wrong_count = verify_cut(bad, frames=74, joins=[], av_tolerance=2.0)
+    wrong_count = verify_cut(bad, frames=74, joins=[], av_tolerance=2.0).damage
     assert wrong_count is not None and "75 video frames where 74 were expected" in wrong_count.what
 
 

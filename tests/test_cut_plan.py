@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from talkcast.media import parse_video_packets
 from talkcast.recorder.cut import audio_graph
 from talkcast.recorder.encoder import VideoParams, matched_encoder_args
 from talkcast.recorder.loudness import RATE, LoudnessMeter, Measurement, Target, adjustment
@@ -19,7 +20,7 @@ from talkcast.recorder.smart import (
     copy_pieces,
     encode_piece_args,
     frame_range,
-    parse_packets,
+    index_packets,
     smart_pieces,
 )
 
@@ -36,12 +37,12 @@ def index(frames: int = 600, fps: int = 25, gop: int = 250, offset: float = 0.0,
 def test_packets_in_decode_order_give_frames_keyframes_and_open_gop():
     # x264 with B-frames: I P B B P B B ... in decode order.
     closed = ["0.040,K_", "0.160,__", "0.080,__", "0.120,__", "0.200,K_", "0.320,__", "0.240,__", "0.280,__"]
-    idx = parse_packets(SRC, closed, start_time=0.04, fps=Fraction(25))
+    idx = index_packets(SRC, parse_video_packets(closed), start_time=0.04, fps=Fraction(25))
     assert idx.frame_times == pytest.approx([0.0, 0.04, 0.08, 0.12, 0.16, 0.2, 0.24, 0.28])
     assert idx.keyframes == (0, 4) and not idx.open_gop
     # An open GOP: frames shown before the second keyframe are decoded after it.
     opened = ["0.000,K_", "0.120,__", "0.040,__", "0.080,__", "0.240,K_", "0.160,__", "0.200,__"]
-    assert parse_packets(SRC, opened, start_time=0, fps=Fraction(25)).open_gop
+    assert index_packets(SRC, parse_video_packets(opened), start_time=0, fps=Fraction(25)).open_gop
 
 
 @pytest.mark.parametrize("ms", [False, True])

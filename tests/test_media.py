@@ -10,7 +10,17 @@ import pytest
 from talkcast import media
 from talkcast.app.synth import Segment, render_programme
 from talkcast.errors import MediaError
-from talkcast.media import ProgressParser, ffmpeg_output, keyframe_times, parse_keyframes, probe, run_ffmpeg
+from talkcast.media import (
+    ProgressParser,
+    av_packets,
+    decode_errors,
+    ffmpeg_output,
+    parse_times,
+    parse_video_packets,
+    probe,
+    run_ffmpeg,
+    split_streams,
+)
 from talkcast.process import terminate
 from talkcast.secrets import Secret, register_secret
 
@@ -31,14 +41,32 @@ def test_probe_reports_streams_and_duration(programme: Path) -> None:
     assert info.duration == pytest.approx(4.0, abs=0.1)
 
 
-def test_keyframes_follow_the_gop(programme: Path) -> None:
-    times = keyframe_times(programme)
-    assert len(times) == 4  # 100 frames, a keyframe every 25
+def test_keyframes_follow_the_gop_and_audio_comes_from_the_same_read(programme: Path) -> None:
+    video, audio = av_packets(programme, probe(programme))
+    times = sorted(t for t, key in video if key)
+    assert len(video) == 100 and len(times) == 4  # 100 frames, a keyframe every 25
     assert times[1] - times[0] == pytest.approx(1.0, abs=0.01)
+    assert audio == sorted(audio) and audio[-1] - audio[0] == pytest.approx(4.0, abs=0.1)
 
 
-def test_parse_keyframes_ignores_non_key_packets() -> None:
-    assert parse_keyframes(["0.000,K__", "0.040,___", "N/A,K__", "2.000,K_"]) == [0.0, 2.0]
+def test_parse_video_packets_skips_packets_without_a_time() -> None:
+    packets = parse_video_packets(["0.000,K__", "0.040,___", "N/A,K__", "2.000,K_"])
+    assert packets == [(0.0, True), (0.04, False), (2.0, True)]
+
+
+def test_packet_rows_are_split_by_stream_in_file_order() -> None:
+    rows = [["0", "0.04", "K_"], ["1", "0.000", "K_"], ["0", "0.12", "__"], ["2", "9.0", "K_"], ["1", "N/A", "K_"]]
+    video, audio, missing = split_streams(rows, [0, 1, -1])
+    assert video == [["0.04", "K_"], ["0.12", "__"]]
+    assert parse_times(audio) == [0.0]  # the packet without a time is skipped
+    assert missing == []
+
+
+def test_decode_errors_is_empty_for_a_clean_file_and_says_why_for_a_broken_one(programme: Path, tmp_path: Path) -> None:
+    assert decode_errors(programme) == ""
+    junk = tmp_path / "junk.mkv"
+    junk.write_bytes(b"not a video" * 100)
+    assert "junk.mkv" in decode_errors(junk)  # ffmpeg exits 1; what it said is the answer
 
 
 def test_progress_parser_yields_one_block_per_progress_line() -> None:

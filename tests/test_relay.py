@@ -25,7 +25,7 @@ import pytest
 
 from talkcast.config import Config, DestinationConfig, EventConfig, RelayConfig
 from talkcast.journal import JournalWriter, Kind, read_journal
-from talkcast.media import probe, video_packets
+from talkcast.media import av_packets, probe
 from talkcast.secrets import Secret
 from talkcast.streamer.relay import Relay
 from talkcast.streamer.supervisor import Health as RelayHealth
@@ -55,6 +55,11 @@ def relay_config(tmp_path: Path, primary: RtmpServer, backup: RtmpServer, **rela
         ),
         relay=RelayConfig(ingest_port=free_port(), **settings),  # type: ignore[arg-type]
     )
+
+
+def video_packets(path: Path) -> list[tuple[float, bool]]:
+    """(pts, is keyframe) of the recording's first video stream, in decode order."""
+    return av_packets(path, probe(path))[0]
 
 
 def max_gap(packets: list[tuple[float, bool]]) -> float:
