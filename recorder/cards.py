@@ -236,8 +236,9 @@ def thumbnail_args(vf: str, out: Path, *, frame_from: Path, at: float) -> list[s
         f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
         f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color={BACKGROUND},setsar=1"
     )
-    # Shading keeps the white text readable over a bright slide.
-    shade = "drawbox=x=0:y=0:w=iw:h=ih:color=black@0.55:t=fill"
+    # Blur and shade turn the frame into a backdrop: the slide's own text would otherwise
+    # fight the title over it, and the white title stays readable over a bright slide.
+    shade = "gblur=sigma=8,drawbox=x=0:y=0:w=iw:h=ih:color=black@0.55:t=fill"
     return [
         "-ss", f"{max(0.0, at):.3f}", "-i", str(frame_from), "-map", "0:v:0", "-vf", f"{fit},{shade},{vf}",
         "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1", str(out),
