@@ -14,9 +14,11 @@ from typing import Any
 
 from talkcast.streamer.clock import Change, Clock, ClockError, Mode, Role, format_countdown
 
-ACTIONS = ("start", "end", "break", "next", "previous", "auto", "manual", "toggle-mode", "qa", "talk", "intro", "outro")
+MODE_ACTIONS = ("auto", "manual", "toggle-mode")
+SHOW_ACTIONS = ("qa", "talk", "intro", "outro")  # each puts that Role's scene on air
 
 Decision = tuple[list[Change], str]
+Handler = Callable[["Actions", datetime, Mapping[str, Any]], Decision]
 
 
 class ActionError(ValueError):
@@ -29,25 +31,14 @@ class Actions:
     def __init__(self, clock: Clock, *, has_qa: bool) -> None:
         self.clock = clock
         self.has_qa = has_qa
-        self._handlers: dict[str, Callable[[datetime, Mapping[str, Any]], Decision]] = {
-            "start": lambda now, _: (clock.start_talk(now), ""),
-            "end": lambda now, _: (clock.end_talk(now), ""),
-            "break": lambda now, _: (clock.take_break(now), ""),
-            "next": lambda _now, _: self._pick(clock.next_talk),
-            "previous": lambda _now, _: self._pick(clock.previous_talk),
-        }
-        for role in ("qa", "talk", "intro", "outro"):
-            self._handlers[role] = self._show
-        for mode in ("auto", "manual", "toggle-mode"):
-            self._handlers[mode] = self._mode
 
     def decide(self, action: str, now: datetime, params: Mapping[str, Any]) -> Decision:
         """Apply ``action`` to the clock; ``ActionError`` if it is unknown or does not apply now."""
-        handler = self._handlers.get(action)
+        handler = _HANDLERS.get(action)
         if handler is None:
             raise ActionError(f"unknown action '{action}' (known: {', '.join(ACTIONS)})")
         try:
-            return handler(now, {"action": action, **params})
+            return handler(self, now, {"action": action, **params})
         except ClockError as err:
             raise ActionError(str(err)) from err
 
@@ -78,3 +69,17 @@ class Actions:
             raise ActionError(f"unknown mode '{wanted}' (known: auto, manual)") from None
         self.clock.set_mode(mode)
         return [], f"mode: {self.clock.mode.value}"
+
+
+# Every action once, in the order the "known: ..." messages list them; ACTIONS is read
+# from here, so an action cannot be known without a handler or the other way round.
+_HANDLERS: dict[str, Handler] = {
+    "start": lambda a, now, _: (a.clock.start_talk(now), ""),
+    "end": lambda a, now, _: (a.clock.end_talk(now), ""),
+    "break": lambda a, now, _: (a.clock.take_break(now), ""),
+    "next": lambda a, _now, _: a._pick(a.clock.next_talk),
+    "previous": lambda a, _now, _: a._pick(a.clock.previous_talk),
+    **dict.fromkeys(MODE_ACTIONS, Actions._mode),
+    **dict.fromkeys(SHOW_ACTIONS, Actions._show),
+}
+ACTIONS = tuple(_HANDLERS)

@@ -34,7 +34,7 @@ from aiohttp import web
 
 from talkcast.errors import ConfigError
 from talkcast.secrets import Secret
-from talkcast.streamer.actions import ACTIONS
+from talkcast.streamer.actions import ACTIONS, MODE_ACTIONS
 from talkcast.streamer.controller import ActionError, Controller
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,6 @@ def authorized(header: str | None, token: Secret) -> bool:
 
 class BadRequest(ValueError):
     """An action request whose payload is wrong; the message is one line for the client."""
-
-
-MODE_ACTIONS = ("auto", "manual", "toggle-mode")
 
 
 def action_params(action: str, body: bytes) -> dict[str, Any]:

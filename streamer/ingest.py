@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import secrets
 import shutil
@@ -54,6 +53,7 @@ from pathlib import Path
 
 from talkcast.errors import RelayError
 from talkcast.media import tool
+from talkcast.process import aterminate
 from talkcast.secrets import Secret, register_secret
 
 log = logging.getLogger(__name__)
@@ -255,19 +255,11 @@ class Ingest:
         proc = self._proc
         if proc is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            async with asyncio.timeout(grace):
-                await proc.wait()
-        except TimeoutError:
-            log.warning("ingest nginx ignored SIGTERM for %g s; killing it", grace)
-        finally:
-            # Workers can outlive a master that was killed; the group takes them all.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                await asyncio.shield(proc.wait())
+        was_running = proc.returncode is None
+        # aterminate signals the whole group: workers can outlive a master that was killed.
+        await aterminate(proc, grace)
+        if was_running and proc.returncode == -signal.SIGKILL:
+            log.warning("ingest nginx ignored SIGTERM for %g s; killed it", grace)
 
     def cleanup(self) -> None:
         """Remove the private prefix (after ``stop``)."""

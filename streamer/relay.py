@@ -50,6 +50,7 @@ from talkcast.config import Config
 from talkcast.errors import ConfigError, RelayError
 from talkcast.journal import JournalWriter, Kind
 from talkcast.media import ffmpeg_args, tool
+from talkcast.process import aterminate
 from talkcast.secrets import Secret, redact
 from talkcast.streamer.ingest import Ingest, StreamStat
 from talkcast.streamer.relay_args import (
@@ -62,7 +63,15 @@ from talkcast.streamer.relay_args import (
     safety_args,
     targets,
 )
-from talkcast.streamer.supervisor import INPUT_POLL, STOP_GRACE, Health, Outcome, Supervisor, restart_backoff
+from talkcast.streamer.supervisor import (
+    INPUT_POLL,
+    STOP_GRACE,
+    Health,
+    Outcome,
+    ProgrammeInput,
+    Supervisor,
+    restart_backoff,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +100,9 @@ class Relay:
         self.stop_grace = stop_grace
         self._ingest = Ingest(port=cfg.relay.ingest_port, key=ingest_key)
         self._stop = asyncio.Event()
-        self._input_changed = asyncio.Event()
         self._tg: asyncio.TaskGroup | None = None
-        self._stat: StreamStat | None = None
+        self._stat: StreamStat | None = None  # the stat page's last answer, for _check_ingest
+        self._programme = ProgrammeInput(self._fetch_stat)
         self.targets: list[Target] = [t for d in cfg.destinations for t in targets(d)]
         self.supervisors: list[Supervisor] = []
         self.safety_files: list[Path] = []
@@ -110,11 +119,6 @@ class Relay:
     def ingest_key(self) -> Secret:
         """The stream key OBS must use (random per run)."""
         return self._ingest.key
-
-    @property
-    def ingest_stat(self) -> StreamStat | None:
-        """What the ingest last saw of OBS's stream (size, fps, codecs), None if idle."""
-        return self._stat
 
     @property
     def safety_dir(self) -> Path:
@@ -197,8 +201,7 @@ class Relay:
             self.cfg.relay,
             journal=self.journal,
             journal_kind=kind,
-            input_live=self._input_live,
-            input_changed=self._input_changed,
+            programme=self._programme,
             stop_grace=self.stop_grace,
         )
 
@@ -227,7 +230,7 @@ class Relay:
             data = {"event": "stopped"} | ({"error": redact(outcome.error)} if outcome.error else {})
             self.journal.record(Kind.SAFETY_RECORDING, file=str(self.safety_files[-1]), data=data)
 
-    async def _input_live(self) -> bool:
+    async def _fetch_stat(self) -> bool:
         stat = await self._ingest.stat()
         self._stat = stat
         return stat is not None
@@ -249,9 +252,7 @@ class Relay:
             stopping.cancel()
             if not reading.done():
                 reading.cancel()
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+                await aterminate(proc, 0, group=False)
         if reading not in done:
             return
         out, _ = reading.result()
@@ -287,15 +288,11 @@ class Relay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stop.wait(), max(delay, INPUT_POLL))
                     continue
-            try:
-                live = await self._input_live()
-            except RelayError as err:
-                log.debug("ingest stat: %s", err)
-                live = False
+            # The one poller: supervisors read this answer (and wake when it changes).
+            live = await self._programme.refresh()
             if live != was_live:
                 failures = 0
                 was_live = live
-                self._input_changed.set()
                 log.info("ingest: programme %s", "arrived" if live else "stopped (is OBS streaming?)")
                 if live and self._tg is not None:
                     # Each time the programme (re)arrives, OBS's settings may have changed.

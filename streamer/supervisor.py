@@ -108,6 +108,31 @@ class Health:
         }
 
 
+class ProgrammeInput:
+    """Whether OBS publishes the programme to the ingest, read once for every supervisor.
+
+    ``live`` is the last answer of ``fetch``; ``refresh`` asks again and sets ``changed``
+    when the answer changes, which wakes every supervisor waiting for the programme.
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[bool]]) -> None:
+        self.fetch = fetch
+        self.live = False
+        self.changed = asyncio.Event()
+
+    async def refresh(self) -> bool:
+        """Fetch the state now (an unreadable answer counts as not live) and publish a change."""
+        try:
+            live = await self.fetch()
+        except RelayError as err:
+            log.debug("ingest stat: %s", err)
+            live = False
+        if live != self.live:
+            self.live = live
+            self.changed.set()
+        return live
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How one run of a supervised process ended."""
@@ -120,7 +145,7 @@ class Supervisor:
     """Owns one ffmpeg (or any ``-progress``-speaking child) and keeps it running.
 
     ``build`` returns the full argv of the next attempt (called once per attempt, so a
-    recording can pick a fresh file name). ``input_live`` says whether the programme is
+    recording can pick a fresh file name). ``programme`` says whether the programme is
     being published; while it is not, the supervisor waits instead of counting failures.
     """
 
@@ -132,8 +157,7 @@ class Supervisor:
         *,
         journal: JournalWriter | None = None,
         journal_kind: Kind = Kind.DESTINATION,
-        input_live: Callable[[], Awaitable[bool]] | None = None,
-        input_changed: asyncio.Event | None = None,
+        programme: ProgrammeInput | None = None,
         stop_grace: float = STOP_GRACE,
         on_exit: Callable[[Outcome], None] | None = None,
     ) -> None:
@@ -142,8 +166,7 @@ class Supervisor:
         self.settings = settings
         self.journal = journal
         self.journal_kind = journal_kind
-        self.input_live = input_live
-        self.input_changed = input_changed or asyncio.Event()
+        self.programme = programme
         self.stop_grace = stop_grace
         self.on_exit = on_exit
         self._last_logged_error = ""
@@ -194,7 +217,10 @@ class Supervisor:
                 self.on_exit(outcome)
             if stop.is_set():
                 break
-            if self.input_live is not None and not await self._input_is_live():
+            # Asked afresh, not read from the poller's last answer: when OBS stops, nginx
+            # drops every reader at once, so this exit usually comes before the next poll,
+            # and a stale "live" would count OBS's stop as this target's failure.
+            if self.programme is not None and not await self.programme.refresh():
                 # OBS stopped publishing: nothing to push, and not this target's fault.
                 failures = 0
                 h.restarts += 1
@@ -216,25 +242,21 @@ class Supervisor:
         log.log(level, "%s: %s; restarting in %.1f s", self.health.name, message, delay)
         self._last_logged_error = message
 
-    async def _input_is_live(self) -> bool:
-        assert self.input_live is not None
-        try:
-            return await self.input_live()
-        except RelayError:
-            return False
-
     async def _wait_for_input(self, stop: asyncio.Event) -> bool:
         """Wait until the programme is published (or stop); False when stopping."""
-        if self.input_live is None:
+        programme = self.programme
+        if programme is None:
             return not stop.is_set()
         while not stop.is_set():
-            if await self._input_is_live():
+            # The relay's ingest watcher is the one poller; this reads its last answer.
+            if programme.live:
                 return True
             if self.health.state not in (State.RETRYING, State.FAILED):
                 self.set_state(State.CONNECTING, detail="waiting for the programme")
-            self.input_changed.clear()
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.input_changed.wait())]
+            programme.changed.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(programme.changed.wait())]
             try:
+                # The timeout only guards against a missed wake-up: rereading `live` costs nothing.
                 await asyncio.wait(waiters, timeout=INPUT_POLL, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for w in waiters:

@@ -38,10 +38,14 @@ def terminate(proc: subprocess.Popen[bytes] | subprocess.Popen[str], grace: floa
 
 async def aterminate(proc: asyncio.subprocess.Process, grace: float = 5.0, *, group: bool = True) -> None:
     """The asyncio twin of ``terminate``, safe against cancellation: the kill and the reap happen whatever."""
-    if proc.returncode is None:
-        _signal(proc.pid, signal.SIGTERM, group)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(proc.wait()), grace)
-    if proc.returncode is None or group:
-        _signal(proc.pid, signal.SIGKILL, group)
-    await asyncio.shield(proc.wait())
+    try:
+        if proc.returncode is None:
+            _signal(proc.pid, signal.SIGTERM, group)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(proc.wait()), grace)
+    finally:
+        # Also when cancelled during the grace (a second Ctrl-C): a child left running
+        # would keep its port or its output file.
+        if proc.returncode is None or group:
+            _signal(proc.pid, signal.SIGKILL, group)
+        await asyncio.shield(proc.wait())
