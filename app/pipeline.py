@@ -2,12 +2,15 @@
 
 Every step is a ``Stage``, listed once in ``PIPELINE`` and driven the same way: the
 orchestrator asks each stage whether this run wants it, then runs it with the run's
-context (``Run``). Talk stages record one result per talk in state.db as soon as it
-arrives; the coordinator (this process) is the only writer of state.db. Workers, local
-processes or Dask workers on other machines, only write artefacts under the output
-folder and hand their output back. A talk's stage is skipped when its recorded input
-hash matches the current one and its artefacts still exist, so a rerun does no work
-twice and an edited cut redoes exactly that talk's downstream stages.
+context (``Run``); consecutive pool stages (cut, transcribe) share one pass through the
+worker pool, so a talk's transcription starts as soon as its cut is done.
+
+Talk stages record one result per talk in state.db as soon as it arrives; the
+coordinator (this process) is the only writer of state.db. Workers, local processes or
+Dask workers on other machines, only write artefacts under the output folder and hand
+their output back. A talk's stage is skipped when its recorded input hash matches the
+current one and its artefacts still exist, so a rerun does no work twice and an edited
+cut redoes exactly that talk's downstream stages.
 
 Around the run loop here: the stage functions workers run (``stages``), where they run
 (``executors``), the input hashes (``hashing``) and the per-talk report (``report``).
@@ -15,9 +18,11 @@ Around the run loop here: the stage functions workers run (``stages``), where th
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -192,9 +197,13 @@ def run(
     store = StateStore(cfg.output_dir / "state.db")
     ctx = Run(cfg, options, display, store, _schedule_or_none(cfg, display), publisher)
     try:
-        for stage in PIPELINE:
-            if stage.wanted(ctx):
-                stage.run(ctx)
+        wanted = [stage for stage in PIPELINE if stage.wanted(ctx)]
+        for in_pool, group in itertools.groupby(wanted, key=lambda stage: isinstance(stage, PoolStage)):
+            if in_pool:  # cut then transcribe: one pass, so that they overlap across talks
+                run_in_pool(ctx, [stage for stage in group if isinstance(stage, PoolStage)])
+            else:
+                for stage in group:
+                    stage.run(ctx)
         for status in ctx.statuses.values():
             fill_from_state(cfg, store, status)
         return ctx.report
@@ -243,7 +252,6 @@ class PoolStage:
     """A talk stage whose work runs in the worker pool, every talk in parallel (cut, transcribe)."""
 
     name: StageName
-    needs: StageName | None = None  # a talk whose ``needs`` stage failed in this run is left out
 
     def wanted(self, run: Run) -> bool:
         """Asked for, and (for transcribe) turned on in the config."""
@@ -252,45 +260,73 @@ class PoolStage:
         return self.name != StageName.TRANSCRIBE or run.cfg.transcribe.enabled
 
     def run(self, run: Run) -> None:
-        """Submit every talk whose inputs changed; record each output as it arrives."""
-        running: dict[Any, tuple[str, str, float]] = {}  # future -> talk, input hash, started
-        for job in run.jobs:
-            talk_id = job.talk.id
-            if self.needs is not None and run.statuses[talk_id].stages.get(self.needs) == Status.FAILED:
-                continue
-            wanted = input_hash(run.cfg, self.name, job, run.store)
-            if is_current(run.cfg, run.store, self.name, job, wanted):
-                rec = run.store.stage(talk_id, self.name)
-                run.statuses[talk_id].stages[self.name] = rec.status if rec else Status.DONE
-                run.display.stage_finished(talk_id, self.name, "unchanged", "")
-                continue
-            run.display.stage_started(talk_id, self.name)
-            running[run.executor().submit(POOL_FUNCTIONS[self.name], job)] = (talk_id, wanted, time.monotonic())
-        while running:
-            executor = run.executor()
-            done = executor.wait_any(list(running), timeout=0.2)
-            drain_progress(executor, run.display)
-            for future in done:
-                talk_id, wanted, started = running.pop(future)
-                self._record(run, executor, future, talk_id, wanted, time.monotonic() - started)
+        """Run this stage for every talk whose inputs changed, recording each output as it arrives."""
+        run_in_pool(run, [self])
 
-    def _record(self, run: Run, executor: Executor, future: Any, talk_id: str, wanted: str, seconds: float) -> None:
+    def submit(self, run: Run, job: TalkJob) -> tuple[Any, str] | None:
+        """Start the stage for ``job`` in the pool: (future, input hash), or None when it is current."""
+        talk_id = job.talk.id
+        wanted = input_hash(run.cfg, self.name, job, run.store)
+        if is_current(run.cfg, run.store, self.name, job, wanted):
+            rec = run.store.stage(talk_id, self.name)
+            run.statuses[talk_id].stages[self.name] = rec.status if rec else Status.DONE
+            run.display.stage_finished(talk_id, self.name, "unchanged", "")
+            return None
+        run.display.stage_started(talk_id, self.name)
+        return run.executor().submit(POOL_FUNCTIONS[self.name], job), wanted
+
+    def record(self, run: Run, future: Any, talk_id: str, wanted: str, seconds: float) -> bool:
+        """Keep the stage's output for ``talk_id`` (or its failure); whether it succeeded."""
         status = run.statuses[talk_id]
         try:
-            res = executor.result(future)
+            res = run.executor().result(future)
         except TalkcastError as err:
             record_failure(run.store, status, self.name, str(err), seconds, run.display)
-            return
+            return False
         except Exception as err:  # a bug or a crashed worker: still only this talk fails
             log.debug("stage %s of %s crashed", self.name, talk_id, exc_info=err)
             record_failure(run.store, status, self.name, f"{type(err).__name__}: {err}", seconds, run.display)
-            return
+            return False
         run.store.set_stage(talk_id, self.name, res.status, input_hash=wanted, result=res.to_json(), seconds=seconds)
         write_manifest(run.store, run.cfg.output_dir, run.cfg.event.name)
         status.stages[self.name] = res.status
         status.seconds[self.name] = seconds
         run.report.work_done.append((talk_id, self.name))
         run.display.stage_finished(talk_id, self.name, res.status, detail(res))
+        return True
+
+
+def run_in_pool(run: Run, stages: Sequence[PoolStage]) -> None:
+    """Run consecutive pool stages for every talk, each talk moving on as soon as it can.
+
+    A talk's transcribe starts the moment its cut is done, not when every talk is cut, so
+    the pool stays busy to the end of the evening. A failed stage ends that talk's chain.
+    """
+    pending = {job.talk.id: list(stages) for job in run.jobs}
+    by_id = {job.talk.id: job for job in run.jobs}
+    running: dict[Any, tuple[str, PoolStage, str, float]] = {}  # future -> talk, stage, input hash, started
+
+    def advance(talk_id: str) -> None:
+        while pending[talk_id]:
+            stage = pending[talk_id].pop(0)
+            started = stage.submit(run, by_id[talk_id])
+            if started is not None:
+                future, wanted = started
+                running[future] = (talk_id, stage, wanted, time.monotonic())
+                return
+
+    for talk_id in pending:
+        advance(talk_id)
+    while running:
+        executor = run.executor()
+        done = executor.wait_any(list(running), timeout=0.2)
+        drain_progress(executor, run.display)
+        for future in done:
+            talk_id, stage, wanted, started = running.pop(future)
+            if stage.record(run, future, talk_id, wanted, time.monotonic() - started):
+                advance(talk_id)
+            else:
+                pending[talk_id].clear()  # the next stages need this one
 
 
 class PublishStage:
@@ -399,7 +435,7 @@ class ArchiveStage:
 PIPELINE: tuple[Stage, ...] = (
     PlanStage(),
     PoolStage(StageName.CUT),
-    PoolStage(StageName.TRANSCRIBE, needs=StageName.CUT),
+    PoolStage(StageName.TRANSCRIBE),
     PublishStage(),
     ArchiveStage(),
 )

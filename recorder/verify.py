@@ -5,13 +5,14 @@ stretches where video frames or audio packets are missing, as garbage in the mid
 a file leaves them; ``trim_truncated_end`` drops the frames a killed OBS left without
 their B-frames. After joining, ``verify_cut`` reads the result back: monotonic video
 and audio timestamps, the expected frame count, audio and video ending together, and a
-clean decode around every join of re-encoded and copied pieces.
+clean decode from every join of re-encoded and copied pieces.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,8 +32,14 @@ AUDIO_GAP = 0.1
 VIDEO_GAP = 0.5
 # Frames a truncated file may end with after its last complete stretch (its B-frames lost).
 _TRUNCATED_TAIL = 8
-# Seconds decoded either side of each join.
-_JOIN_WINDOW = 0.5
+# Seconds decoded from each join on. Every piece starts on a keyframe (a copied stretch
+# starts at one, a re-encoded piece with one), so decoding from the join needs no frames
+# before it, and that is where a mismatch between pieces shows. Decoding from before the
+# join would go back to the previous keyframe, up to a whole GOP (8 s at OBS's default).
+_JOIN_WINDOW = 1.0
+# A join's time is a sum of piece durations: nudged past float rounding, the seek lands on
+# the keyframe at the join, not the one a GOP before it.
+_SEEK_NUDGE = 0.001
 
 
 @dataclass(frozen=True)
@@ -116,25 +123,29 @@ def _timestamps(video: Sequence[float], audio: Sequence[float]) -> Damage | None
 
 def verify_cut(path: Path, *, frames: int, joins: Sequence[float], av_tolerance: float = AV_TOLERANCE) -> CutCheck:
     """What is wrong with a finished cut (seconds into it), if anything, and its duration."""
-    try:
-        info = probe(path)
-        # Decode times of the video and audio packets, in file order, from one read of the packet table.
-        video, audio = (parse_times(rows) for rows in av_table(path, info, "dts_time"))
-    except MediaError as err:
-        return CutCheck(Damage(0.0, 0.0, f"unreadable: {err}"), 0.0)
-    return CutCheck(_damage(path, info, video, audio, frames, joins, av_tolerance), info.duration)
+    # The decodes at the joins and the read of the packet table are separate processes:
+    # run side by side, they keep the check from adding their sum to every cut.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        decodes = [pool.submit(decode_errors, path, start=at + _SEEK_NUDGE, seconds=_JOIN_WINDOW) for at in joins]
+        try:
+            info = probe(path)
+            # Decode times of the video and audio packets, in file order, from one read of the packet table.
+            video, audio = (parse_times(rows) for rows in av_table(path, info, "dts_time"))
+        except MediaError as err:
+            return CutCheck(Damage(0.0, 0.0, f"unreadable: {err}"), 0.0)
+        join_errors = [(at, d.result()) for at, d in zip(joins, decodes, strict=True)]
+    return CutCheck(_damage(info, video, audio, frames, join_errors, av_tolerance), info.duration)
 
 
 def _damage(
-    path: Path,
     info: Probe,
     video: Sequence[float],
     audio: Sequence[float],
     frames: int,
-    joins: Sequence[float],
+    join_errors: Sequence[tuple[float, str]],
     av_tolerance: float,
 ) -> Damage | None:
-    """The first thing wrong with a readable cut, given its packets' decode times."""
+    """The first thing wrong with a readable cut, given its packets' decode times and what decoding each join said."""
     broken = _timestamps(video, audio)
     if broken is not None:
         return broken
@@ -148,9 +159,8 @@ def _damage(
     # One packet per frame, every one with a decode time in an MP4: the dts list counts them.
     if len(video) != frames:
         return Damage(0.0, v, f"{len(video)} video frames where {frames} were expected")
-    for at in joins:
-        errors = decode_errors(path, start=max(0.0, at - _JOIN_WINDOW), seconds=2 * _JOIN_WINDOW)
+    for at, errors in join_errors:
         if errors:
             first = errors.splitlines()[0]
-            return Damage(max(0.0, at - _JOIN_WINDOW), at + _JOIN_WINDOW, f"decode errors at a join: {first}")
+            return Damage(at, at + _JOIN_WINDOW, f"decode errors at a join: {first}")
     return None

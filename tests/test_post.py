@@ -107,6 +107,16 @@ def test_post_makes_every_artefact_and_a_second_run_does_nothing(event: Path) ->
     statuses = db.execute("SELECT DISTINCT status FROM stages").fetchall()
     assert {s for (s,) in statuses} <= {"done", "review"}
 
+    # A talk the organiser takes out of cuts.toml (or whose speaker withdrew consent)
+    # leaves the archive page, though state.db still remembers it.
+    gone = DEMO_TALKS[-1]
+    blocks = (out / "cuts.toml").read_text().split("[[talk]]")
+    (out / "cuts.toml").write_text("[[talk]]".join(b for b in blocks if f'id = "{gone.id}"' not in b))
+    index = build_archive(load_config(event))
+    assert index is not None and gone.title not in index.read_text()
+    assert not (out / "site" / "talks" / f"{gone.id}.html").exists()
+    assert all(t.title in index.read_text() for t in DEMO_TALKS[:-1])
+
 
 def test_editing_one_cut_redoes_only_that_talk(event: Path) -> None:
     out = event.parent / "out"
