@@ -230,7 +230,8 @@ def card_args(
 
 
 def thumbnail_args(vf: str, out: Path, *, frame_from: Path, at: float) -> list[str]:
-    """The frame of ``frame_from`` at ``at`` seconds, fitted into 1280x720, shaded, with ``vf``'s text, as a JPEG."""
+    """The first keyframe of ``frame_from`` at or after ``at`` seconds, fitted into 1280x720, shaded, with
+    ``vf``'s text, as a JPEG. ``at`` should be just before a keyframe: only keyframes are decoded."""
     width, height = THUMBNAIL_SIZE
     fit = (
         f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
@@ -240,9 +241,9 @@ def thumbnail_args(vf: str, out: Path, *, frame_from: Path, at: float) -> list[s
     # fight the title over it, and the white title stays readable over a bright slide.
     shade = "gblur=sigma=8,drawbox=x=0:y=0:w=iw:h=ih:color=black@0.55:t=fill"
     return [
-        # The keyframe at or after ``at`` is as representative as the exact frame, and
-        # decoding keyframes only skips the GOP before it (up to 8 s at OBS's default):
-        # measured 0.19 s against 0.54 s on a 720p recording with 250-frame GOPs.
+        # A keyframe is as representative as any frame, and decoding keyframes only skips
+        # the GOP before it (up to 8 s at OBS's default): measured 0.19 s against 0.54 s
+        # on a 720p recording with 250-frame GOPs.
         "-skip_frame", "nokey", "-ss", f"{max(0.0, at):.3f}", "-i", str(frame_from), "-map", "0:v:0",
         "-vf", f"{fit},{shade},{vf}",
         "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1", str(out),

@@ -17,7 +17,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -56,6 +56,8 @@ from talkcast.timecode import format_clock
 __all__ = ["AV_TOLERANCE", "MODES", "CutResult", "audio_graph", "cut_talk", "fallback_reason"]
 
 log = logging.getLogger(__name__)
+
+THUMBNAIL = "thumbnail.jpg"
 
 MODES = ("smart", "copy", "reencode")
 WORK_PREFIX = ".cut-"  # the work folder beside talk.mp4; a crash can leave one behind
@@ -243,9 +245,9 @@ def cut_talk(
         work = Path(tmp)
         plan = _make_pieces(talk, sources, settings, chosen, work, event_name, notes, on_progress)
         duration, frames = _join(talk, plan, sources, final, copy_audio=chosen == "copy")
-        with plan.timings.step("thumbnail"):
-            middle = plan.before + (plan.total - plan.before - plan.after) / 2
-            thumbnail = _thumbnail(talk, out_dir, work, event_name, final, middle)
+        # Made beside the pieces; it replaces the old one only now that the cut is verified.
+        thumbnail = out_dir / THUMBNAIL
+        (work / THUMBNAIL).replace(thumbnail)
     if "note" in plan.loudness:
         notes.append(str(plan.loudness.pop("note")))
     if on_progress is not None:
@@ -290,6 +292,7 @@ def _make_pieces(
     plan = _Plan(jobs, before=title.seconds if title else 0.0, after=end.seconds if end else 0.0)
     progress = ProgressSum(plan.total, on_progress)
     runs = [ffmpeg_job(job, progress, plan.timings) for job in jobs]
+    runs.append(_thumbnail_job(talk, sources, work, event_name, plan.timings))
     if mode == "smart" and copyable_audio([s.info for s in sources], settings, cards=bool(title or end)):
         # Nothing to do to the sound: take the recording's own AAC packets for the range.
         # One trimmed stream, nothing joined, so no priming clicks; the start lands on an
@@ -340,14 +343,29 @@ def _grid(sources: Sequence[_Source]) -> Fraction | None:
     return rates.pop() if len(rates) == 1 and 0 < min(rates) <= 240 else None
 
 
-def _thumbnail(talk: TalkCut, out_dir: Path, work: Path, event_name: str, video: Path, at: float) -> Path:
-    """``thumbnail.jpg``: the title and speakers over the frame of ``video`` at ``at`` seconds."""
+def _thumbnail_job(
+    talk: TalkCut, sources: Sequence[_Source], work: Path, event_name: str, timings: Timings
+) -> Callable[[], None]:
+    """Make ``work/thumbnail.jpg``: the title and speakers over the recording's frame at the middle of the talk.
+
+    Taken from the recording rather than the cut, so that it runs beside the pieces
+    instead of after the join.
+    """
+    half = sum(src.rng.duration for src in sources) / 2
+    for src in sources:
+        if half <= src.rng.duration:
+            break
+        half -= src.rng.duration
     width, height = cards.THUMBNAIL_SIZE
     vf = cards.card_vf("title", talk, event_name, width=width, height=height, work=work, prefix="thumb")
-    final = out_dir / "thumbnail.jpg"
-    with atomic_path(final) as tmp:
-        try:
-            run_ffmpeg(cards.thumbnail_args(vf, tmp, frame_from=video, at=at), what="thumbnail")
-        except MediaError as err:
-            raise TalkError(talk.id, str(err), stage="cut") from err
-    return final
+    # A keyframe, decoded alone (see ``thumbnail_args``); the seek goes half a frame before
+    # it, so that float rounding cannot put it past the frame.
+    key = src.index.keyframe_near(src.rng.t_start + min(half, src.rng.duration))
+    at = key - src.index.frame_duration / 2
+    args = cards.thumbnail_args(vf, work / THUMBNAIL, frame_from=src.span.file, at=at)
+
+    def run() -> None:
+        with timings.step("thumbnail"):
+            run_ffmpeg(args, what="thumbnail")
+
+    return run

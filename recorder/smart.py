@@ -54,6 +54,11 @@ class SourceIndex:
         """Presentation time of frame ``frame``; one past the last frame gives ``video_end``."""
         return self.frame_times[frame] if frame < len(self.frame_times) else self.video_end
 
+    def keyframe_near(self, at: float) -> float:
+        """The time of the keyframe nearest ``at`` (``at`` itself if the index has none)."""
+        times = [self.frame_times[k] for k in self.keyframes]
+        return min(times, key=lambda t: abs(t - at)) if times else at
+
     def is_entry(self, frame: int) -> bool:
         """Whether a copy may start at ``frame`` (a keyframe, or the end of the file)."""
         if frame >= len(self.frame_times):

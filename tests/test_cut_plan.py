@@ -178,3 +178,10 @@ def test_adjustment_limits_peaks_only_when_needed():
     assert quiet.filter(target) == "volume=8.00dB"
     peaky = adjustment(Measurement(-24.0, -5.0, 5.0, -34.0), target)
     assert peaky.limit and "alimiter=limit=0.7943" in peaky.filter(target) and "latency=true" in peaky.filter(target)
+
+
+def test_the_thumbnail_keyframe_is_the_one_nearest_the_middle() -> None:
+    idx = index(frames=300, gop=50, fps=25)  # keyframes at 0, 2, 4, ... 10 s
+    assert idx.keyframe_near(5.1) == 6.0
+    assert idx.keyframe_near(4.9) == 4.0
+    assert idx.keyframe_near(99.0) == 10.0
