@@ -83,6 +83,13 @@ def discover_recordings(cfg: Config, entries: Sequence[Entry], warnings: list[st
             warnings.append(f"recording {path.name} is unreadable, skipped: {err}")
             continue
         when, how = _start_time(path, info, started.get(path), tz)
+        if how == "modification time":
+            # The weakest of the clues: copying a file can change it. Talks planned from the
+            # schedule onto this file are only as right as this guess.
+            warnings.append(
+                f"recording {path.name}: its start time is a guess from the file's modification time "
+                "(no journal, OBS file name or creation time); check the talks planned onto it"
+            )
         recordings.append(Recording(path, info.duration, when, how))
     # Recording order is wall-clock order (every recording has a start time by now).
     recordings.sort(key=lambda r: r.started or datetime.max.replace(tzinfo=UTC))

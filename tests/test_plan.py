@@ -19,6 +19,7 @@ from talkcast.recorder.plan import (
     STORE_KEY,
     Recording,
     build_plan,
+    discover_recordings,
     merge_edits,
     obs_name_time,
     run_plan,
@@ -331,3 +332,24 @@ def test_recording_start_falls_back_to_creation_time(tmp_path):
     (t,) = report.talks
     assert t.spans == (Span(path.resolve(), 10.0, 30.0),)
     assert json.dumps(report.summary)  # plain strings
+
+
+def test_a_start_guessed_from_the_modification_time_is_said_out_loud(tmp_path):
+    path = tmp_path / "recordings" / "copied off the stage pc.mp4"
+    path.parent.mkdir()
+    subprocess.run(
+        [tool("ffmpeg"), "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=64x36:r=5:d=30",
+         "-c:v", "libx264", "-preset", "ultrafast", "-fflags", "+bitexact", str(path)],
+        check=True,
+    )  # fmt: skip
+    (tmp_path / "event.toml").write_text(
+        '[event]\nname = "T"\noutput_dir = "out"\n[recording]\ndir = "recordings"\n', encoding="utf-8"
+    )
+    cfg = load_config(tmp_path / "event.toml")
+    warnings: list[str] = []
+    (rec,) = discover_recordings(cfg, [], warnings)
+    assert rec.started_from == "modification time"
+    assert warnings == [
+        "recording copied off the stage pc.mp4: its start time is a guess from the file's modification time "
+        "(no journal, OBS file name or creation time); check the talks planned onto it"
+    ]
