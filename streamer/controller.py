@@ -189,6 +189,8 @@ class Controller:
         await self._learn_transition(obs)
         async with self._air_lock:
             try:
+                # The scene first: a file started after an OBS restart opens on the right scene.
+                await self._restore_scene(obs)
                 await self.recording.ensure(obs)
                 if self.stream_target is not None:
                     await obs.set_stream_service(self.stream_target.server, self.stream_target.key)
@@ -200,16 +202,30 @@ class Controller:
                     await self.markers.mark(Kind.TALK_START, talk, obs, resumed=True)
                 self._resume_talk = False
                 await self._sync_pause(obs)
-                scene = self.scene_for(self.clock.role)
-                if scene is not None:
-                    await self._switch(obs, scene, role=self.clock.role, reason="restore")
-                else:
-                    self.applied_scene = await obs.program_scene()
             except BaseException:
                 self.obs = None
                 raise
         file = self.recording.file
         return f"scene '{self.applied_scene or '-'}' re-applied" + (f", recording to {Path(file).name}" if file else "")
+
+    async def _restore_scene(self, obs: ObsClient) -> None:
+        """Put the scene that should be on air back, and wait until it is on screen."""
+        scene = self.scene_for(self.clock.role)
+        on_air = await obs.program_scene()
+        if scene is None:
+            self.applied_scene = on_air
+            return
+        with obs.subscribe() as events:
+            await self._switch(obs, scene, role=self.clock.role, reason="restore")
+            if scene == on_air:
+                return  # no transition, so no event to wait for
+            with contextlib.suppress(TimeoutError):
+                changed = await events.wait_for(
+                    "CurrentProgramSceneChanged",
+                    lambda d: d.get("sceneName") == scene,
+                    time_limit=self.latency.expected + 1.0,
+                )
+                self._on_scene(str(changed.data["sceneName"]))
 
     async def _follow(self, obs: ObsClient) -> None:
         """Handle OBS's events and poll its health until the connection drops or we stop."""
@@ -235,6 +251,8 @@ class Controller:
                 match ev.typed(raw):
                     case ev.CurrentProgramSceneChanged(scene=name):
                         self._on_scene(name)
+                    case ev.TransitionChanged():
+                        await self._learn_transition(obs)
                     case ev.RecordStateChanged() as event:
                         self.recording.on_event(event, stopping=self.stopping.is_set())
                     case ev.StreamStateChanged(state=state) if state in ("reconnecting", "reconnected", "stopped"):
@@ -275,9 +293,10 @@ class Controller:
             final = changes[-1]
             scene = self.scene_for(final.role)
             switched = False
+            at: float | None = None  # when the new scene is fully on screen (None: now)
             if scene is not None and obs is not None:
                 try:
-                    await self._switch(obs, scene, role=final.role, reason=final.reason, due=due)
+                    at = await self._switch(obs, scene, role=final.role, reason=final.reason, due=due)
                     switched = True
                 except ObsRequestFailed as err:
                     self.note(f"could not switch to scene '{scene}': {err.comment}", level=logging.ERROR)
@@ -287,11 +306,11 @@ class Controller:
                 self.journal.record(Kind.SCENE_CHANGE, scene=scene, data={"role": str(final.role), "applied": False})
             for change in changes:
                 if change.ended is not None:
-                    await self.markers.mark(Kind.TALK_END, change.ended, obs)
+                    await self.markers.mark(Kind.TALK_END, change.ended, obs, at=at)
                     self.note(f"talk '{change.ended.id}' ended ({change.reason})")
             for change in changes:
                 if change.started is not None:
-                    placed = await self.markers.mark(Kind.TALK_START, change.started, obs, remark=change.remark)
+                    placed = await self.markers.mark(Kind.TALK_START, change.started, obs, at=at, remark=change.remark)
                     # Without OBS there is no file or offset: mark it again once OBS is back.
                     self._resume_talk = not placed
                     self.note(f"talk '{change.started.id}' started ({change.reason})")
@@ -309,15 +328,23 @@ class Controller:
 
     async def _switch(
         self, obs: ObsClient, scene: str, *, role: Role | None, reason: str, due: datetime | None = None
-    ) -> None:
+    ) -> float:
+        """SetCurrentProgramScene, journaled; returns the monotonic instant its transition ends.
+
+        OBS starts the transition while it handles the request, so between sending and
+        the answer; the new scene is fully on screen one transition later.
+        """
         self._expect_scene = scene
-        self._sent = (scene, time.monotonic(), due if reason == "schedule" else None)
+        sent = time.monotonic()
+        self._sent = (scene, sent, due if reason == "schedule" else None)
         await obs.set_program_scene(scene)
+        on_screen = (sent + time.monotonic()) / 2 + (self.latency.transition_ms or 0) / 1000
         self.applied_scene = scene
         data: dict[str, Any] = {"role": str(role) if role else None, "reason": reason}
         if due is not None and reason == "schedule":
             data["due"] = due.isoformat()
         self.journal.record(Kind.SCENE_CHANGE, scene=scene, data=data)
+        return on_screen
 
     def _confirmed(self, scene: str) -> None:
         """OBS announced the scene we switched to: learn the delay, measure the lateness."""

@@ -1,7 +1,8 @@
 """Talk markers in the journal: where in which recording each talk starts and ends.
 
-``talk_start``/``talk_end`` carry ``talk``, ``file`` and ``offset`` (seconds, from
-GetRecordStatus at that instant). A talk that continues into a new file after an OBS
+``talk_start``/``talk_end`` carry ``talk``, ``file`` and ``offset``: seconds into the
+file of the frame where the new scene is fully on screen (the end of its transition),
+placed by the recording's file clock (``Recording.offset_at``). A talk that continues into a new file after an OBS
 restart gets another ``talk_start`` in the new file with ``data.resumed = true``: the
 talk spans the first file from its start to that file's end, then the new file from
 the resumed offset to ``talk_end``. ``data.remark = true`` marks a start the volunteer
@@ -15,6 +16,7 @@ Read back, the markers say which talk an earlier run left on air (``open_talk``)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,9 +43,19 @@ class Markers:
         return self.recording.file != self.talk_file
 
     async def mark(
-        self, kind: Kind, talk: Talk, obs: ObsClient | None, *, resumed: bool = False, remark: bool = False
+        self,
+        kind: Kind,
+        talk: Talk,
+        obs: ObsClient | None,
+        *,
+        at: float | None = None,
+        resumed: bool = False,
+        remark: bool = False,
     ) -> bool:
-        """Journal one marker; False when OBS could not say where it falls (mark it again later)."""
+        """Journal one marker for the frame on screen at monotonic ``at`` (default: now).
+
+        False when OBS could not say where it falls (mark it again later).
+        """
         data: dict[str, Any] = {}
         if resumed:
             data["resumed"] = True
@@ -54,9 +66,7 @@ class Markers:
         up = obs is not None and obs.connected
         if obs is not None and up and file is not None:
             try:
-                status = await obs.record_status()
-                self.recording.status = status
-                offset = status.duration if status.active else None
+                offset = await self.recording.offset_at(obs, time.monotonic() if at is None else at)
             except ObsError as err:
                 data["error"] = str(err)
         elif not up:
