@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from talkcast.config import Config
 from talkcast.cuts import CutList, Span, TalkCut, read_cuts, talk_table, write_cuts
-from talkcast.journal import Entry, Kind, read_journal
+from talkcast.journal import Entry, Kind, apply_corrections, read_journal
 from talkcast.recorder.recordings import (
     VIDEO_EXTENSIONS,
     Recording,
@@ -86,10 +86,11 @@ def _markers(entries: Sequence[Entry]) -> dict[str, tuple[Entry | None, Entry | 
     A start the volunteer marked again (``data.remark``: the talk really began later than
     the schedule said) replaces the earlier one, and so does a start after the talk had
     already ended (the earlier pair was a rehearsal); a ``resumed`` start after an OBS
-    restart does neither, so the talk spans both recordings.
+    restart does neither, so the talk spans both recordings. A marker the volunteer
+    undid (``marker_undone``) does not count.
     """
     found: dict[str, tuple[Entry | None, Entry | None]] = {}
-    for e in entries:
+    for e in apply_corrections(entries):
         if not e.talk or e.file is None or e.offset is None:
             continue
         start, end = found.get(e.talk, (None, None))

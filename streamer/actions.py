@@ -82,4 +82,6 @@ _HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(MODE_ACTIONS, Actions._mode),
     **dict.fromkeys(SHOW_ACTIONS, Actions._show),
 }
-ACTIONS = tuple(_HANDLERS)
+# Actions on the journal and OBS rather than the clock alone: ``Controller.act`` does them.
+CONTROLLER_ACTIONS = ("undo",)
+ACTIONS = (*_HANDLERS, *CONTROLLER_ACTIONS)

@@ -4,7 +4,7 @@
 
     GET  /api/state                 the whole state (``Controller.snapshot().to_json()``)
     POST /api/actions/{action}      start | end | break | next | previous | auto | manual |
-                                    toggle-mode | qa | talk | intro | outro
+                                    toggle-mode | qa | talk | intro | outro | undo
                                     needs ``Authorization: Bearer <token>``;
                                     optional JSON body ``{"mode": "auto" | "manual"}``
 

@@ -40,14 +40,14 @@ from typing import Any
 
 from talkcast.config import Config
 from talkcast.errors import ObsError
-from talkcast.journal import JournalWriter, Kind, read_journal
+from talkcast.journal import Entry, JournalWriter, Kind, read_journal
 from talkcast.journal import now as utc_now
 from talkcast.schedule import Schedule
 from talkcast.secrets import Secret, redact
 from talkcast.streamer import obs_events as ev
 from talkcast.streamer import snapshot as snap
 from talkcast.streamer.actions import ACTIONS, ActionError, Actions
-from talkcast.streamer.clock import Change, Mode, Role
+from talkcast.streamer.clock import Change, ClockState, Mode, Role
 from talkcast.streamer.health import ObsHealth
 from talkcast.streamer.latency import SwitchLatency
 from talkcast.streamer.markers import Markers, make_clock, open_talk
@@ -60,6 +60,8 @@ __all__ = ["ACTIONS", "ActionError", "Controller", "StreamTarget", "open_talk"]
 
 log = logging.getLogger(__name__)
 
+UNDO_WINDOW = timedelta(seconds=10)  # how long the last marker can be taken back
+
 
 @dataclass
 class StreamTarget:
@@ -67,6 +69,21 @@ class StreamTarget:
 
     server: str
     key: Secret
+
+
+@dataclass(frozen=True)
+class UndoPoint:
+    """The last markers written, and the clock as it stood before them."""
+
+    before: ClockState
+    scene: str | None  # on air before the change
+    scheduled: bool  # the change came from the schedule (auto mode would make it again)
+    markers: tuple[Entry, ...]
+    at: datetime
+
+    def describe(self) -> str:
+        """E.g. ``talk end of 'kafka'``."""
+        return ", ".join(f"{e.kind.value.replace('_', ' ')} of '{e.talk}'" for e in self.markers)
 
 
 class Controller:
@@ -105,6 +122,7 @@ class Controller:
         self._expect_scene: str | None = None
         self._sent: tuple[str, float, datetime | None] | None = None  # scene, monotonic send time, due
         self._checked_scenes = False
+        self._undo: UndoPoint | None = None
         self.recording = Recording(journal, self.note, wanted=cfg.live.record)
         self.markers = Markers(journal, self.recording)
         self.session = ObsSession(
@@ -168,9 +186,10 @@ class Controller:
             now = self.now()
             lead = timedelta(seconds=self.switch_latency)
             if due is not None and now + lead >= due:
+                before = self.clock.save()
                 changes = self.clock.tick(now + lead)
                 if changes:
-                    await self._apply(changes, due=due)
+                    await self._apply(changes, due=due, before=before)
                 continue
             # Sleep until the switch must be sent, but never more than a second at a time:
             # the wall clock may be stepped, and actions wake us through _wake anyway.
@@ -285,9 +304,17 @@ class Controller:
 
     # -- changing what is on air ------------------------------------------------------------
 
-    async def _apply(self, changes: Sequence[Change], *, due: datetime | None = None) -> None:
+    async def _apply(
+        self, changes: Sequence[Change], *, due: datetime | None = None, before: ClockState | None = None
+    ) -> None:
+        """Put the last change's scene on air, then write the markers (at its on-screen instant).
+
+        Markers written can be taken back for ``UNDO_WINDOW`` (``before``: the clock to go back to).
+        """
+        written: list[Entry] = []
         async with self._air_lock:
             obs = self.obs
+            scene_before = self.applied_scene
             # Only the last scene of a burst goes on air (catching up after a pause). The
             # switch goes first so that the markers' offsets are taken once it is on air.
             final = changes[-1]
@@ -307,14 +334,46 @@ class Controller:
             for change in changes:
                 if change.ended is not None:
                     await self.markers.mark(Kind.TALK_END, change.ended, obs, at=at)
+                    written.append(self._last_marker())
                     self.note(f"talk '{change.ended.id}' ended ({change.reason})")
             for change in changes:
                 if change.started is not None:
                     placed = await self.markers.mark(Kind.TALK_START, change.started, obs, at=at, remark=change.remark)
+                    written.append(self._last_marker())
                     # Without OBS there is no file or offset: mark it again once OBS is back.
                     self._resume_talk = not placed
                     self.note(f"talk '{change.started.id}' started ({change.reason})")
             await self._sync_pause(obs)
+            self._undo = None
+            if written and before is not None:
+                self._undo = UndoPoint(before, scene_before, due is not None, tuple(written), self.now())
+
+    def _last_marker(self) -> Entry:
+        assert self.markers.last is not None  # mark() always writes one
+        return self.markers.last
+
+    async def _undo_last(self) -> str:
+        """Take the last markers back (journaled as ``marker_undone``) and put the clock and scene back."""
+        async with self._air_lock:  # a change being applied finishes first: its markers are the last
+            point = self._undo
+            if point is None or self.now() - point.at > UNDO_WINDOW:
+                raise ActionError("nothing to undo: only the last talk marker can be taken back, within 10 s")
+            self._undo = None
+            for e in point.markers:
+                data = {"undoes": e.kind.value, "marked_at": e.at.isoformat()}
+                self.journal.record(Kind.MARKER_UNDONE, talk=e.talk, file=e.file, offset=e.offset, data=data)
+            self.clock.restore(point.before)
+            manual = point.scheduled and self.clock.mode is Mode.AUTO
+            if manual:
+                self.clock.set_mode(Mode.MANUAL)  # auto mode would make the undone change again at once
+            scene = self.scene_for(self.clock.role) or point.scene
+            if scene is not None and self.obs is not None:
+                try:
+                    await self._switch(self.obs, scene, role=self.clock.role, reason="undo")
+                except ObsError as err:
+                    self.note(f"could not switch back to scene '{scene}' ({err}); it is re-applied when OBS is back")
+            await self._sync_pause(self.obs)
+        return f"undone: {point.describe()}; now on air: {scene or '-'}" + ("; mode: manual" if manual else "")
 
     async def _sync_pause(self, obs: ObsClient | None) -> None:
         """Pause the recording while a talk that is not to be recorded is on air; resume after it."""
@@ -371,10 +430,14 @@ class Controller:
 
         ``ActionError`` if the action is unknown or does not apply now.
         """
-        changes, message = self.actions.decide(action, self.now(), params)
-        if changes:
-            await self._apply(changes)
-            message = self.actions.describe(action, changes[-1], self.scene_for(changes[-1].role))
+        if action == "undo":
+            message = await self._undo_last()
+        else:
+            before = self.clock.save()
+            changes, message = self.actions.decide(action, self.now(), params)
+            if changes:
+                await self._apply(changes, before=before)
+                message = self.actions.describe(action, changes[-1], self.scene_for(changes[-1].role))
         self.message = message
         self.note(message)
         self._wake.set()
@@ -416,6 +479,7 @@ class Controller:
             message=self.message,
             log=tuple(self.log_lines),
             talks=snap.talk_rows(clock),
+            undo=self._undo.describe() if self._undo and now - self._undo.at <= UNDO_WINDOW else None,
         )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from talkcast.config import Config
 from talkcast.errors import ObsError, ScheduleError
-from talkcast.journal import Entry, JournalWriter, Kind
+from talkcast.journal import Entry, JournalWriter, Kind, apply_corrections
 from talkcast.schedule import Schedule, Talk
 from talkcast.streamer.clock import Clock, Mode, Timing
 from talkcast.streamer.obs import ObsClient
@@ -37,6 +37,7 @@ class Markers:
         self.journal = journal
         self.recording = recording
         self.talk_file: str | None = None  # the file the talk on air was last marked in
+        self.last: Entry | None = None  # the marker written last
 
     def needs_resume(self) -> bool:
         """Whether the talk on air was last marked in another file than OBS writes now."""
@@ -71,7 +72,7 @@ class Markers:
                 data["error"] = str(err)
         elif not up:
             data["obs"] = "down"
-        self.journal.record(kind, talk=talk.id, file=file, offset=offset, data=data)
+        self.last = self.journal.record(kind, talk=talk.id, file=file, offset=offset, data=data)
         if kind is Kind.TALK_START and offset is not None:
             self.talk_file = file
         return offset is not None or (file is None and up)
@@ -81,7 +82,7 @@ def open_talk(entries: Sequence[Entry]) -> tuple[str | None, datetime | None]:
     """The talk an earlier run left on air (last marker a talk_start), and when it started."""
     state: dict[str, tuple[Kind, datetime]] = {}
     order: list[str] = []
-    for e in entries:
+    for e in apply_corrections(entries):
         if e.talk is None or e.kind not in (Kind.TALK_START, Kind.TALK_END):
             continue
         resumed = bool(e.data.get("resumed")) if e.data else False

@@ -104,6 +104,7 @@ class Snapshot:
     message: str
     log: tuple[str, ...]
     talks: tuple[TalkRow, ...]
+    undo: str | None = None  # the markers the undo action would take back now
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready values, in the shape the API has always served."""
@@ -139,6 +140,8 @@ class Snapshot:
                 "no_record_reason": nxt.no_record_reason,
             },
             "suggestion": self.suggestion,
+            "undo_available": self.undo is not None,
+            "undo": self.undo,
             "obs": {"state": self.obs.state, "message": self.obs.message, "reconnects": self.obs.reconnects},
             "recording": {
                 "wanted": self.recording.wanted,

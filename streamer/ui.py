@@ -44,8 +44,9 @@ KEYS = {
     "t": "talk",
     "i": "intro",
     "o": "outro",
+    "u": "undo",
 }
-HELP = "s start  e end  b break  n/p next/prev  m auto/manual  a Q&A  t talk  i intro  o outro  q quit"
+HELP = "s start  e end  b break  n/p next/prev  m auto/manual  a Q&A  t talk  i intro  o outro  u undo  q quit"
 
 
 def _clock(at: datetime | None) -> str:
