@@ -101,7 +101,7 @@ def test_a_talk_on_air_with_its_time_against_the_schedule():
     assert view["scene"] == "Talk" and view["scene_note"] == ""
     cur = view["current"]
     assert cur["title"] == "Balancing Kafka" and cur["speakers"] == "Vitaly, Ann"
-    assert (cur["elapsed"], cur["remaining"], cur["remaining_label"]) == ("5:00", "35:00", "left")
+    assert (cur["elapsed"], cur["remaining"], cur["remaining_label"]) == ("5:00", "35:00", "Left")
     assert cur["progress"] == 12 and not cur["over"]
     nxt = view["next"]
     assert nxt["countdown"] == "in 45:00" and nxt["title"] == "SRE at scale"
@@ -113,7 +113,7 @@ def test_a_talk_on_air_with_its_time_against_the_schedule():
 def test_a_talk_over_its_time_says_so():
     over = {**state()["current"], "remaining_s": -125.0, "ends": (NOW - timedelta(seconds=125)).isoformat()}
     cur = view_model(state(current=over))["current"]
-    assert (cur["remaining"], cur["remaining_label"], cur["over"], cur["progress"]) == ("2:05", "over time", True, 100)
+    assert (cur["remaining"], cur["remaining_label"], cur["over"], cur["progress"]) == ("2:05", "Over time", True, 100)
 
 
 def test_recording_file_duration_and_minutes_left_on_disk():
@@ -170,7 +170,7 @@ def test_a_retrying_destination_is_a_warning_in_plain_words():
         "YouTube",
         "live",
         "6,012 kbps",
-        "10 min",
+        "for 10 min",
     )
     assert (backup["state"], backup["bitrate"], backup["restarts"]) == ("retrying", "-", "4")
 

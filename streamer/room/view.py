@@ -146,7 +146,7 @@ def _current(talk: Mapping[str, Any] | None, now: datetime) -> dict[str, Any] | 
         "speakers": _speakers(talk),
         "elapsed": clock_text(elapsed),
         "remaining": clock_text(abs(remaining) if remaining is not None else None),
-        "remaining_label": "over time" if over else "left",
+        "remaining_label": "Over time" if over else "Left",
         "over": over,
         "progress": progress,
         "ends_at": local_time(talk.get("ends")),
@@ -225,7 +225,7 @@ def _destination(d: Mapping[str, Any]) -> dict[str, Any]:
         "bitrate": f"{bitrate:,.0f} kbps" if state == "live" and bitrate else "-",
         "restarts": str(d.get("restarts") or 0),
         "error": str(d.get("last_error") or ""),
-        "for": span_words(float(d["state_for_s"])) if d.get("state_for_s") is not None else "",
+        "for": f"for {span_words(float(d['state_for_s']))}" if d.get("state_for_s") is not None else "",
     }
 
 

@@ -250,10 +250,15 @@ async def _static(request: web.Request) -> web.Response:
     return web.Response(body=_asset(name), content_type=STATIC[name], headers={"Cache-Control": "no-cache"})
 
 
+async def _no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204)  # browsers ask for one; a 404 would only be noise in their console
+
+
 def add_routes(app: web.Application, room: Room) -> None:
     """Put the control room's routes on ``app``."""
     app[ROOM] = room
     app.router.add_get("/", _root)
+    app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/room", _page)
     app.router.add_get("/room/login", _login)
     app.router.add_post("/room/logout", _logout)
