@@ -260,7 +260,8 @@ def add_routes(app: web.Application, room: Room) -> None:
     app.router.add_get("/", _root)
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/room", _page)
-    app.router.add_get("/room/login", _login)
+    # No HEAD: a link preview that only peeks at the link must not spend its code.
+    app.router.add_get("/room/login", _login, allow_head=False)
     app.router.add_post("/room/logout", _logout)
     app.router.add_get("/room/events", _events)
     app.router.add_post("/room/actions/{action}", _action)
