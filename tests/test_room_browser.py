@@ -131,6 +131,13 @@ def test_a_volunteer_logs_in_on_a_phone_starts_the_talk_and_sees_obs_follow(obs_
             await expect(page.get_by_role("button", name="Undo last marker")).to_be_hidden()
             await page.evaluate(WATCH_SCENE)
 
+            # From the keyboard: the skip link, then the first action.
+            await page.keyboard.press("Tab")
+            await expect(page.get_by_role("link", name="Skip to the actions")).to_be_focused()
+            await page.keyboard.press("Enter")
+            await page.keyboard.press("Tab")
+            await expect(page.get_by_role("button", name="Start talk now")).to_be_focused()
+
             # Start the talk with a thumb: OBS switches, the page follows.
             await page.get_by_role("button", name="Start talk now").tap()
             await until("OBS to put the talk on air", lambda: seen and seen[-1][1] == "Talk", 5)
@@ -224,6 +231,8 @@ def test_a_destination_that_dies_shows_retrying_on_the_page_within_2_s(obs_facto
             await expect(state).to_have_text(re.compile("retrying|failed"), timeout=5_000)
             took["retrying"] = time.monotonic() - started
             await expect(page.locator("#warnings")).to_contain_text("stand-in has been retrying")
+            # Told to a screen reader once, when it appears.
+            await expect(page.locator("[aria-live=assertive]")).to_contain_text("stand-in has been retrying")
             await page.context.close()
             assert not errors, errors
             assert key.reveal() not in str(session.controller.snapshot().to_json())
