@@ -193,6 +193,7 @@ async def _action(request: web.Request) -> web.Response:
     try:
         message = await controller.act(action)
     except ActionError as err:
+        controller.note(f"{action} (control room): {err}", level=logging.WARNING)  # as the terminal's keys do
         return web.json_response({"ok": False, "error": str(err), "view": room.view()}, status=409)
     room.changed()
     return web.json_response({"ok": True, "message": message, "view": room.view()})
