@@ -7,6 +7,12 @@
                                     toggle-mode | qa | talk | intro | outro | undo
                                     needs ``Authorization: Bearer <token>``;
                                     optional JSON body ``{"mode": "auto" | "manual"}``
+    POST /api/login-codes           a fresh one-time login link to the control room,
+                                    ``{"url": "<base>/room/login?code=...", "expires_in_s": 600}``;
+                                    needs the bearer token; <base> is how the request reached us
+
+The control room (``streamer.room``), a web page for the volunteers, is served on the
+same port under ``/room``, behind the same Host check, with its own login.
 
 Answers: 200 done, 400 a malformed request (unknown action, bad body), 401 no or a
 wrong token, 409 an action that does not apply now, 421 a non-local Host.
@@ -36,6 +42,8 @@ from talkcast.errors import ConfigError
 from talkcast.secrets import Secret
 from talkcast.streamer.actions import ACTIONS, MODE_ACTIONS
 from talkcast.streamer.controller import ActionError, Controller
+from talkcast.streamer.room.auth import CODE_TTL
+from talkcast.streamer.room.web import ROOM, Room, add_routes
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +128,24 @@ async def _state(request: web.Request) -> web.Response:
     return web.json_response(request.app[CONTROLLER].snapshot().to_json())
 
 
+def _unauthorized(what: str) -> web.Response:
+    return web.json_response(
+        {"error": f"{what} need 'Authorization: Bearer <token>'"},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="talkcast live"'},
+    )
+
+
+async def _login_code(request: web.Request) -> web.Response:
+    if not authorized(request.headers.get("Authorization"), request.app[TOKEN]):
+        return _unauthorized("login codes")
+    url = request.app[ROOM].login_url(f"{request.scheme}://{request.host}")
+    return web.json_response({"url": url, "expires_in_s": int(CODE_TTL)}, headers={"Cache-Control": "no-store"})
+
+
 async def _action(request: web.Request) -> web.Response:
     if not authorized(request.headers.get("Authorization"), request.app[TOKEN]):
-        return web.json_response(
-            {"error": "actions need 'Authorization: Bearer <token>'"},
-            status=401,
-            headers={"WWW-Authenticate": 'Bearer realm="talkcast live"'},
-        )
+        return _unauthorized("actions")
     action = request.match_info["action"]
     try:
         params = action_params(action, await request.read())
@@ -140,13 +159,17 @@ async def _action(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "message": message, "state": controller.snapshot().to_json()})
 
 
-def make_app(controller: Controller, token: Secret, *, loopback_only: bool = True) -> web.Application:
-    """The aiohttp application (routes and the Host check)."""
+def make_app(
+    controller: Controller, token: Secret, *, loopback_only: bool = True, room: Room | None = None
+) -> web.Application:
+    """The aiohttp application: the API, the control room (``room``, or a new one) and the Host check."""
     app = web.Application(middlewares=[_loopback_host_only] if loopback_only else [])
     app[CONTROLLER] = controller
     app[TOKEN] = token
     app.router.add_get("/api/state", _state)
     app.router.add_post("/api/actions/{action}", _action)
+    app.router.add_post("/api/login-codes", _login_code)
+    add_routes(app, room or Room(controller))
     return app
 
 
@@ -165,12 +188,19 @@ class ApiServer:
 
 
 @contextlib.asynccontextmanager
-async def serve_api(controller: Controller, *, host: str, port: int, token: Secret) -> AsyncIterator[ApiServer]:
-    """Serve the API on ``host:port`` (port 0: any free one) until the block exits."""
+async def serve_api(
+    controller: Controller, *, host: str, port: int, token: Secret, room: Room | None = None
+) -> AsyncIterator[ApiServer]:
+    """Serve the API and the control room on ``host:port`` (port 0: any free one) until the block exits."""
     loopback = is_loopback(host)
     if not loopback:
-        log.warning("the live API listens on %s, reachable from other machines; actions still need the token", host)
-    runner = web.AppRunner(make_app(controller, token, loopback_only=loopback), access_log=None, shutdown_timeout=1.0)
+        log.warning(
+            "the live API and the control room listen on %s, reachable from other machines over plain HTTP; "
+            "actions still need the token or a control room login",
+            host,
+        )
+    app = make_app(controller, token, loopback_only=loopback, room=room)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -471,6 +471,7 @@ class Controller:
                 file=rec.file,
                 duration_s=round(status.duration, 1) if status else None,
                 paused=rec.paused_for is not None or bool(status and status.paused),
+                bytes=status.bytes if status else None,
             ),
             stream=None if stream is None else snap.StreamView(stream.active, stream.reconnecting),
             stats=self.health.stats,

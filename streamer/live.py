@@ -26,6 +26,8 @@ from talkcast.secrets import Secret, register_secret
 from talkcast.streamer.api import ApiServer, serve_api
 from talkcast.streamer.clock import Mode
 from talkcast.streamer.controller import Controller, StreamTarget
+from talkcast.streamer.room.terminal import login_banner, public_base
+from talkcast.streamer.room.web import Room
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ def run_live(
     streamer_log = logging.getLogger("streamer")
     if streamer_log.level == logging.NOTSET:
         streamer_log.setLevel(logging.INFO)
-    return asyncio.run(live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui))
+    return asyncio.run(live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui, show_login=True))
 
 
 @dataclass
@@ -50,6 +52,11 @@ class Session:
     controller: Controller
     api: ApiServer
     token: Secret
+    room: Room
+
+    def login_url(self) -> str:
+        """A fresh one-time link into the control room, at the address other devices use."""
+        return self.room.login_url(public_base(self.api.host, self.api.port))
 
 
 def api_token(cfg: Config) -> Secret:
@@ -100,8 +107,12 @@ async def live(
     ui: bool = True,
     on_ready: Callable[[Session], None] | None = None,
     handle_signals: bool = True,
+    show_login: bool = False,
 ) -> int:
-    """The async body of ``run_live``; ``on_ready`` gets the running session (tests, embedders)."""
+    """The async body of ``run_live``; ``on_ready`` gets the running session (tests, embedders).
+
+    ``show_login`` prints a one-time control room link and its QR code on the terminal.
+    """
     with JournalWriter(cfg.output_dir / "journal.jsonl") as journal:
         controller = Controller(cfg, schedule, journal, mode=Mode(mode) if mode else None, setup_scenes=setup_scenes)
         token = api_token(cfg)
@@ -115,12 +126,21 @@ async def live(
                 relay = await stack.enter_async_context(Relay(cfg, journal))
                 controller.stream_target = StreamTarget(relay.ingest_url, relay.ingest_key)
                 controller.relay_status = relay.status
+            room = Room(controller)
             api = await stack.enter_async_context(
-                serve_api(controller, host=cfg.live.http_host, port=cfg.live.http_port, token=token)
+                serve_api(controller, host=cfg.live.http_host, port=cfg.live.http_port, token=token, room=room)
             )
+            session = Session(controller, api, token, room)
             controller.note(f"live API on {api.url}/api/state")
+            # The link with its one-time code goes to the terminal only: the status log
+            # lines are served by /api/state, which needs no token.
+            controller.note(f"control room on {public_base(api.host, api.port)}/room")
+            if show_login:
+                _print_login(
+                    session, fresh="press l for a fresh one" if ui else "POST /api/login-codes gives a fresh one"
+                )
             if on_ready is not None:
-                on_ready(Session(controller, api, token))
+                on_ready(session)
             try:
                 async with asyncio.TaskGroup() as tg:
                     run = tg.create_task(controller.run(), name="controller")
@@ -129,11 +149,17 @@ async def live(
                     if ui:
                         from talkcast.streamer.ui import run_ui
 
-                        tg.create_task(run_ui(controller), name="ui")
+                        tg.create_task(run_ui(controller, login=session.login_url), name="ui")
             except BaseExceptionGroup as group:
                 raise _first(group) from None
         controller.note("talkcast live stopped")
     return 0
+
+
+def _print_login(session: Session, *, fresh: str) -> None:
+    from rich.console import Console
+
+    Console().print(login_banner(session.login_url(), host=session.api.host, fresh=fresh), soft_wrap=True)
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -17,7 +17,9 @@ One ``Supervisor`` per process, all in the relay's TaskGroup:
 States: ``connecting`` (first attempt, or waiting for the programme), ``live``
 (video frames flowing out), ``retrying`` (exited or stalled; restarting with backoff),
 ``failed`` (``FAILED_AFTER`` attempts in a row never got live; still retried at the
-capped backoff, shown red so a volunteer checks the key or the platform). Every state
+capped backoff, shown red so a volunteer checks the key or the platform). The status
+(``Health.as_dict``) says how long each has been in its state (``state_for_s``), so the
+control room can say "YouTube backup has been retrying for 40 s". Every state
 change is journaled (``Kind.DESTINATION``; the safety copy as
 ``Kind.SAFETY_RECORDING``) and logged once with what happens next.
 """
@@ -34,7 +36,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,7 @@ class Health:
     fps: float = 0.0
     speed: float = 0.0
     live_since: float | None = None  # monotonic
+    state_since: float = field(default_factory=time.monotonic)  # when ``state`` last changed
     restarts: int = 0
     last_error: str = ""
     pid: int | None = None
@@ -102,6 +105,7 @@ class Health:
             "fps": round(self.fps, 1),
             "speed": round(self.speed, 2),
             "uptime_s": round(uptime, 1),
+            "state_for_s": round(time.monotonic() - self.state_since, 1),  # "retrying for 40 s"
             "restarts": self.restarts,
             "last_error": redact(self.last_error),
             "pid": self.pid,
@@ -180,6 +184,8 @@ class Supervisor:
         if error is not None:
             h.last_error = redact(error)
         changed = state != h.state or force
+        if state != h.state:
+            h.state_since = time.monotonic()
         h.state, h.detail = state, detail
         if state != State.LIVE:
             h.live_since = None
