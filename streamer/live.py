@@ -17,6 +17,7 @@ import secrets
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from talkcast.config import Config
 from talkcast.fsutil import atomic_write_text
@@ -27,20 +28,33 @@ from talkcast.streamer.api import ApiServer, serve_api
 from talkcast.streamer.clock import Mode
 from talkcast.streamer.controller import Controller, StreamTarget
 
+if TYPE_CHECKING:
+    from talkcast.streamer.broadcast import BroadcastControl, BroadcastDriver
+    from talkcast.streamer.relay import Relay
+
 log = logging.getLogger(__name__)
 
 TOKEN_FILE = "live-token"  # noqa: S105 - a file name
 
 
 def run_live(
-    cfg: Config, schedule: Schedule, *, setup_scenes: bool = False, mode: str | None = None, ui: bool = True
+    cfg: Config,
+    schedule: Schedule,
+    *,
+    setup_scenes: bool = False,
+    mode: str | None = None,
+    ui: bool = True,
+    broadcast: BroadcastControl | None = None,
 ) -> int:
-    """Run the live controller until quit/Ctrl-C/SIGTERM; 0 on a clean exit (errors raise)."""
+    """Run the live controller until quit/Ctrl-C/SIGTERM; 0 on a clean exit (errors raise).
+
+    ``broadcast`` (from the application layer) is the room's YouTube broadcast to drive.
+    """
     # The volunteer's running commentary (scene switches, reconnects) is INFO.
     streamer_log = logging.getLogger("streamer")
     if streamer_log.level == logging.NOTSET:
         streamer_log.setLevel(logging.INFO)
-    return asyncio.run(live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui))
+    return asyncio.run(live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui, broadcast=broadcast))
 
 
 @dataclass
@@ -100,6 +114,7 @@ async def live(
     ui: bool = True,
     on_ready: Callable[[Session], None] | None = None,
     handle_signals: bool = True,
+    broadcast: BroadcastControl | None = None,
 ) -> int:
     """The async body of ``run_live``; ``on_ready`` gets the running session (tests, embedders)."""
     with JournalWriter(cfg.output_dir / "journal.jsonl") as journal:
@@ -115,6 +130,9 @@ async def live(
                 relay = await stack.enter_async_context(Relay(cfg, journal))
                 controller.stream_target = StreamTarget(relay.ingest_url, relay.ingest_key)
                 controller.relay_status = relay.status
+            else:
+                relay = None
+            driver = _broadcast_driver(cfg, controller, journal, broadcast, relay) if broadcast else None
             api = await stack.enter_async_context(
                 serve_api(controller, host=cfg.live.http_host, port=cfg.live.http_port, token=token)
             )
@@ -126,6 +144,8 @@ async def live(
                     run = tg.create_task(controller.run(), name="controller")
                     # When the controller ends (stop or fatal error), the screen ends too.
                     run.add_done_callback(lambda _: controller.request_stop())
+                    if driver is not None:
+                        tg.create_task(driver.run(controller.stopping), name="broadcast")
                     if ui:
                         from talkcast.streamer.ui import run_ui
 
@@ -134,6 +154,34 @@ async def live(
                 raise _first(group) from None
         controller.note("talkcast live stopped")
     return 0
+
+
+def _broadcast_driver(
+    cfg: Config, controller: Controller, journal: JournalWriter, control: BroadcastControl, relay: Relay | None
+) -> BroadcastDriver:
+    """The YouTube broadcast's driver, wired to the clock, the screen, the relay and the end-stream action."""
+    from talkcast.config import broadcast_destination
+    from talkcast.streamer.broadcast import BroadcastDriver
+
+    dest = broadcast_destination(cfg)
+    names = {dest.name, f"{dest.name}/backup"} if dest else set()
+
+    def pushing() -> bool:
+        assert relay is not None
+        return any(row.get("state") == "live" for row in relay.status() if row.get("name") in names)
+
+    driver = BroadcastDriver(
+        control,
+        cfg.broadcast,
+        role=lambda: controller.clock.role,
+        note=controller.note,
+        journal=journal,
+        pushing=pushing if relay is not None else None,
+    )
+    controller.actions.end_stream = driver.request_end
+    rows = controller.relay_status
+    controller.relay_status = lambda: [*(rows() if rows else []), driver.status_row()]
+    return driver
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
