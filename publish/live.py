@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from talkcast.config import Config, broadcast_destination
-from talkcast.errors import ConfigError, PublishError
+from talkcast.errors import ConfigError, PublishError, QuotaExceeded
 from talkcast.fsutil import sha256_file
 from talkcast.journal import Entry, Kind, read_journal
 from talkcast.publish.broadcast import (
@@ -47,6 +47,7 @@ from talkcast.publish.chapters import chapter_description, chapter_marks, fit_ch
 from talkcast.publish.client import build_service, connect, make_http
 from talkcast.publish.metadata import TemplateError
 from talkcast.publish.pipeline import budget_of
+from talkcast.publish.quota import describe_reset
 from talkcast.publish.youtube import EVENT_KEY, YouTube
 from talkcast.schedule import Schedule
 from talkcast.secrets import LIVE_SECRETS_FILE, Secret, StreamSecrets, register_value, write_stream_secrets
@@ -245,10 +246,19 @@ class LiveControl:
         self.requests = requests
         self.broadcast_id = broadcast_id
 
+    def _execute(self, api: str, built: Built, what: str = "") -> dict[str, Any]:
+        try:
+            return self.yt.execute(api, built, talk=None, what=what)
+        except QuotaExceeded as err:
+            # The publisher's advice (run the command again tomorrow) is wrong in the middle of the evening.
+            message = f"YouTube's daily quota is used up ({err.reason}); it resets {describe_reset(self.yt.clock())}"
+            message += "; until then, use YouTube Studio"
+            raise QuotaExceeded(message, resets_at=err.resets_at, request=api, reason=err.reason) from err
+
     def state(self) -> tuple[str, str]:
         """(the broadcast's lifeCycleStatus, its bound stream's streamStatus or "") — 2 quota units."""
         built = self.requests.broadcast_get(self.broadcast_id)
-        items = self.yt.execute("liveBroadcasts.list", built, talk=None).get("items") or []
+        items = self._execute("liveBroadcasts.list", built).get("items") or []
         if not items:
             message = f"the broadcast {self.broadcast_id} no longer exists (deleted in YouTube Studio?)"
             raise PublishError(message, request="liveBroadcasts.list", reason="liveBroadcastNotFound")
@@ -256,7 +266,7 @@ class LiveControl:
         bound = items[0].get("contentDetails", {}).get("boundStreamId")
         if not bound:
             return life, ""
-        found = self.yt.execute("liveStreams.list", self.requests.stream_get(bound, parts="id,status"), talk=None)
+        found = self._execute("liveStreams.list", self.requests.stream_get(bound, parts="id,status"))
         streams = found.get("items") or []
         return life, str(streams[0]["status"]["streamStatus"]) if streams else ""
 
@@ -264,7 +274,7 @@ class LiveControl:
         """liveBroadcasts.transition to ``status``; the lifeCycleStatus after it (already there counts as done)."""
         built = self.requests.transition(self.broadcast_id, status)
         try:
-            done = self.yt.execute("liveBroadcasts.transition", built, talk=None, what=status)
+            done = self._execute("liveBroadcasts.transition", built, status)
         except PublishError as err:
             if err.reason == "redundantTransition":
                 return self.state()[0]

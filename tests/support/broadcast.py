@@ -89,3 +89,14 @@ def secrets_of(yt: YouTubeTestServer, root: Path) -> list[str]:
     token = json.loads((root / "token.json").read_text(encoding="utf-8"))["token"]
     keys = [s["cdn"]["ingestionInfo"]["streamName"] for s in yt.live_streams.values()]
     return [token, yt.refresh_token, yt.client_secret, *yt._tokens, *keys]
+
+
+def push_programme(url: str) -> subprocess.Popen[bytes]:
+    """A small live test source (2 s keyframes) pushed to ``url``, standing in for OBS's stream."""
+    return subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re",
+         "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "60", "-b:v", "300k",
+         "-c:a", "aac", "-b:a", "64k", "-f", "flv", url],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
