@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from talkcast.config import Config, broadcast_destination, load_config
-from talkcast.errors import PublishError
+from talkcast.errors import PublishError, TalkcastError
 from talkcast.publish.live import (
     BROADCAST_KEY,
     LiveControl,
@@ -61,7 +61,7 @@ def chapters_after_post(cfg: Config) -> None:
         return
     try:
         chapters(cfg)
-    except PublishError as err:
+    except TalkcastError as err:
         # The talks are published; the chapters are written by the next post or `broadcast chapters`.
         _say(f"chapters not written: {err}")
 

@@ -138,15 +138,22 @@ def plan_broadcast(cfg: Config, schedule: Schedule, now: dt.datetime) -> Broadca
 # ---------------------------------------------------------------- the stream
 
 
-def stream_title(settings: BroadcastConfig, destination: DestinationConfig) -> str:
-    """The reusable stream's title: one per destination and format, found again next event."""
-    return f"talkcast {destination.name} {settings.resolution} {settings.frame_rate}"
+def stream_title(cfg: Config, destination: DestinationConfig) -> str:
+    """The reusable stream's title: one per room, destination and format, found again next event.
+
+    The room is in it because rooms stream at the same time: two broadcasts on one stream
+    would share one key and one picture.
+    """
+    settings = cfg.broadcast
+    room = " ".join(clean_text(cfg.schedule.room or cfg.event.name).split())
+    return truncate_words(f"talkcast {room} – {destination.name} {settings.resolution} {settings.frame_rate}", 128)
 
 
-def stream_body(settings: BroadcastConfig, destination: DestinationConfig) -> dict[str, Any]:
+def stream_body(cfg: Config, destination: DestinationConfig) -> dict[str, Any]:
     """The liveStreams.insert body: a reusable RTMP stream with the configured resolution and frame rate."""
+    settings = cfg.broadcast
     return {
-        "snippet": {"title": stream_title(settings, destination)},
+        "snippet": {"title": stream_title(cfg, destination)},
         "cdn": {"ingestionType": "rtmp", "resolution": settings.resolution, "frameRate": settings.frame_rate},
         "contentDetails": {"isReusable": True},
     }

@@ -177,7 +177,7 @@ def _stream(
         found = _send(yt, "liveStreams.list", rq.stream_get(known), "the remembered stream").get("items") or []
         if found and (any_format or stream_fits(_keep_secret(found[0]), settings)):
             return dict(_keep_secret(found[0]))
-    title, token = stream_title(settings, dest), None
+    title, token = stream_title(cfg, dest), None
     while True:
         page = _send(yt, "liveStreams.list", rq.streams_mine(token), "a reusable stream of this format")
         for item in page.get("items") or []:
@@ -186,7 +186,7 @@ def _stream(
         token = page.get("nextPageToken")
         if not token:
             break
-    return dict(_keep_secret(_send(yt, "liveStreams.insert", rq.stream_insert(stream_body(settings, dest)))))
+    return dict(_keep_secret(_send(yt, "liveStreams.insert", rq.stream_insert(stream_body(cfg, dest)))))
 
 
 def _thumbnail(cfg: Config, yt: YouTube, rq: LiveRequests, store: StateStore, known: dict[str, Any]) -> None:
@@ -214,7 +214,7 @@ def dry_run_create(cfg: Config, schedule: Schedule, store: StateStore, say: Say,
         "liveBroadcasts.insert": lambda: rq.broadcast_insert(plan),
         "liveBroadcasts.bind": lambda: rq.bind(bid, sid),
         "liveStreams.list": lambda: rq.stream_get(sid) if known.get("stream_id") else rq.streams_mine(None),
-        "liveStreams.insert": lambda: rq.stream_insert(stream_body(cfg.broadcast, dest)),
+        "liveStreams.insert": lambda: rq.stream_insert(stream_body(cfg, dest)),
         "thumbnails.set": lambda: rq.thumbnail_set(bid, cfg.broadcast.thumbnail),  # type: ignore[arg-type]
     }
     budget = budget_of(cfg.publish.youtube)

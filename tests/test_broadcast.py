@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from talkcast.config import load_config
 from talkcast.journal import JournalWriter, Kind
+from talkcast.publish.broadcast import stream_title
 from talkcast.secrets import LIVE_SECRETS_FILE
 from talkcast.state import StateStore
 from tests.fakes.youtube_server import YouTubeTestServer
@@ -177,3 +179,31 @@ def test_chapters_are_written_on_the_recording_once(event: Path, yt: YouTubeTest
     code, out = run_cli(event, yt, "broadcast", "chapters")
     assert code == 0 and "up to date" in out
     assert apis(yt, before) == ["liveBroadcasts.list"]
+
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(2000)
+
+
+def test_the_thumbnail_is_set_once_and_again_when_it_changes(tmp_path: Path, yt: YouTubeTestServer) -> None:
+    (tmp_path / "event").mkdir()
+    image = tmp_path / "event" / "cast.jpg"
+    image.write_bytes(JPEG)
+    event = make_broadcast_event(tmp_path / "event", yt, extra='thumbnail = "cast.jpg"')
+
+    assert run_cli(event, yt, "broadcast", "create")[0] == 0
+    (bid,) = yt.live_broadcasts
+    assert apis(yt).count("thumbnails.set") == 1 and yt.thumbnail_bytes(bid) == JPEG
+    assert run_cli(event, yt, "broadcast", "create")[0] == 0
+    assert apis(yt).count("thumbnails.set") == 1
+    image.write_bytes(JPEG + b"new")
+    assert run_cli(event, yt, "broadcast", "create")[0] == 0
+    assert apis(yt).count("thumbnails.set") == 2 and yt.thumbnail_bytes(bid) == JPEG + b"new"
+
+
+def test_each_room_streams_on_its_own_reusable_stream(event: Path) -> None:
+    cfg = load_config(event, environ={})
+    (dest,) = cfg.destinations
+    hall = replace(cfg, schedule=replace(cfg.schedule, room="Main hall"))
+    lab = replace(cfg, schedule=replace(cfg.schedule, room="Lab"))
+    assert stream_title(hall, dest) == "talkcast Main hall – youtube 720p 30fps"
+    assert stream_title(lab, dest) != stream_title(hall, dest)

@@ -82,11 +82,14 @@ async def evening(
     event = make_broadcast_event(
         tmp_path / "event", yt, first_in=10, minutes=0.05, gap=1, extra=SETTINGS.format(port=free_port())
     )
-    cfg = load_config(event)
+    cfg = load_config(event, environ={})
     schedule = load_schedule(cfg)
     with StateStore(cfg.output_dir / "state.db") as store:
         info = ensure_broadcast(cfg, schedule, store, lambda line: None)
-        cfg = dataclasses.replace(load_config(event), obs=fake_obs_config(fake_obs))
+        cfg = load_config(event, environ={})  # no key given by hand: the one broadcast create stored
+        (dest,) = cfg.destinations
+        assert dest.key is not None and dest.url == yt.live_ingest.address
+        cfg = dataclasses.replace(cfg, obs=fake_obs_config(fake_obs))
         control = LiveControl(*connect_youtube(cfg, store, retries=1), info.broadcast_id)
         ready: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(
