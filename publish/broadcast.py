@@ -196,7 +196,7 @@ class LiveRequests:
 
     def bind(self, broadcast_id: str, stream_id: str) -> Built:
         """liveBroadcasts.bind of the stream to the broadcast."""
-        request = self.service.liveBroadcasts().bind(id=broadcast_id, streamId=stream_id, part="id,contentDetails")
+        request = self.service.liveBroadcasts().bind(id=broadcast_id, streamId=stream_id, part=BROADCAST_PARTS)
         return Built(request, None)
 
     def transition(self, broadcast_id: str, status: str) -> Built:

@@ -138,7 +138,7 @@ def ensure_broadcast(
         raise PublishError(message, request="liveBroadcasts.list")
     bound = str((broadcast or {}).get("contentDetails", {}).get("boundStreamId") or "")
     rebind = broadcast is None or life in ("created", "ready")
-    stream = _stream(yt, rq, cfg, dest.name, bound or known.get("stream_id"), any_format=not rebind)
+    stream = _stream(yt, rq, cfg, bound or known.get("stream_id"), any_format=not rebind)
     known.update(stream_id=stream["id"], destination=dest.name)
     store.put(EVENT_KEY, BROADCAST_KEY, known)
     created = broadcast is None
@@ -152,10 +152,10 @@ def ensure_broadcast(
         say(f"updated the broadcast '{plan.title}' from the schedule")
     if rebind and bound != stream["id"]:
         broadcast = _send(yt, "liveBroadcasts.bind", rq.bind(known["id"], stream["id"]))
-    _thumbnail(cfg, yt, rq, store, known)
     info = stream["cdn"]["ingestionInfo"]
     secrets = StreamSecrets(info["ingestionAddress"], info["backupIngestionAddress"], Secret(info["streamName"]))
     write_stream_secrets(cfg.output_dir / LIVE_SECRETS_FILE, dest.name, secrets)
+    _thumbnail(cfg, yt, rq, store, known)
     life = str((broadcast.get("status") or {}).get("lifeCycleStatus") or life or "ready")
     return BroadcastInfo(known["id"], stream["id"], life, plan.title, created)
 
@@ -167,9 +167,7 @@ def _remembered(yt: YouTube, rq: LiveRequests, broadcast_id: str | None) -> dict
     return dict(items[0]) if items else None  # deleted in YouTube Studio: a new one is made
 
 
-def _stream(
-    yt: YouTube, rq: LiveRequests, cfg: Config, destination: str, known: str | None, *, any_format: bool
-) -> dict[str, Any]:
+def _stream(yt: YouTube, rq: LiveRequests, cfg: Config, known: str | None, *, any_format: bool) -> dict[str, Any]:
     """The stream to use: the bound or remembered one if it fits, else a reusable one of the channel, else a new one."""
     settings, dest = cfg.broadcast, broadcast_destination(cfg)
     assert dest is not None

@@ -174,6 +174,8 @@ def test_chapters_are_written_on_the_recording_once(event: Path, yt: YouTubeTest
     assert description.endswith("Each talk as its own video:\nBalancing a Kafka cluster: https://youtu.be/kafkaVideo1")
     assert video["snippet"]["title"] == "SRE Meetup #12"  # kept
     assert "wrote 4 chapters" in out
+    for secret in secrets_of(yt, event.parent):
+        assert secret not in out and secret not in written(event.parent)
 
     before = len(yt.calls)
     code, out = run_cli(event, yt, "broadcast", "chapters")
