@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check ffmpeg, disk, the Whisper model and OBS")
 
+    cast = sub.add_parser("broadcast", help="the room's YouTube live broadcast: create it, write its chapters")
+    cast_sub = cast.add_subparsers(dest="broadcast_command", required=True, metavar="what")
+    create = cast_sub.add_parser("create", help="create (or find) the broadcast and its stream; store the stream key")
+    create.add_argument("--dry-run", action="store_true", help="print the requests and quota, send nothing")
+    create.add_argument("--new", action="store_true", help="forget the remembered broadcast (the next event)")
+    chapters = cast_sub.add_parser("chapters", help="write chapters from the journal on the stream's recording")
+    chapters.add_argument("--dry-run", action="store_true", help="print the requests and quota, send nothing")
+
     auth = sub.add_parser("auth", help="authorise talkcast to upload to a YouTube channel")
     auth.add_argument("service", choices=["youtube"])
     auth.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
@@ -204,7 +212,12 @@ def cmd_post(args: argparse.Namespace) -> int:
         stages = (*POST_STAGES[: POST_STAGES.index(StageName(args.until)) + 1], StageName.ARCHIVE)
     if args.skip_publish:
         stages = tuple(s for s in stages if s != StageName.PUBLISH)
-    return _run_pipeline(args, stages)
+    code = _run_pipeline(args, stages)
+    if StageName.PUBLISH in stages:
+        from talkcast.app.broadcast import chapters_after_post
+
+        chapters_after_post(_config(args))  # the stream's recording links the talks just published
+    return code
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -228,6 +241,10 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     schedule = load_schedule(cfg)
+    if cfg.broadcast.enabled:
+        from talkcast.app.broadcast import run_live_with_broadcast
+
+        return run_live_with_broadcast(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui)
     return run_live(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui)
 
 
@@ -270,6 +287,16 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    """``talkcast broadcast create|chapters``: the room's YouTube live broadcast."""
+    from talkcast.app import broadcast
+
+    cfg = _config(args)
+    if args.broadcast_command == "create":
+        return broadcast.create(cfg, dry_run=args.dry_run, new=args.new)
+    return broadcast.chapters(cfg, dry_run=args.dry_run)
+
+
 def cmd_auth(args: argparse.Namespace) -> int:
     """``talkcast auth youtube``: the installed-app OAuth flow with a loopback redirect."""
     from talkcast.publish.auth import authorize
@@ -289,6 +316,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "post": cmd_post,
     "demo": cmd_demo,
     "doctor": cmd_doctor,
+    "broadcast": cmd_broadcast,
     "auth": cmd_auth,
 }
 

@@ -17,6 +17,7 @@ import secrets
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from talkcast.config import Config
 from talkcast.fsutil import atomic_write_text
@@ -29,20 +30,35 @@ from talkcast.streamer.controller import Controller, StreamTarget
 from talkcast.streamer.room.terminal import login_banner, public_base
 from talkcast.streamer.room.web import Room
 
+if TYPE_CHECKING:
+    from talkcast.streamer.broadcast import BroadcastControl, BroadcastDriver
+    from talkcast.streamer.relay import Relay
+
 log = logging.getLogger(__name__)
 
 TOKEN_FILE = "live-token"  # noqa: S105 - a file name
 
 
 def run_live(
-    cfg: Config, schedule: Schedule, *, setup_scenes: bool = False, mode: str | None = None, ui: bool = True
+    cfg: Config,
+    schedule: Schedule,
+    *,
+    setup_scenes: bool = False,
+    mode: str | None = None,
+    ui: bool = True,
+    broadcast: BroadcastControl | None = None,
 ) -> int:
-    """Run the live controller until quit/Ctrl-C/SIGTERM; 0 on a clean exit (errors raise)."""
+    """Run the live controller until quit/Ctrl-C/SIGTERM; 0 on a clean exit (errors raise).
+
+    ``broadcast`` (from the application layer) is the room's YouTube broadcast to drive.
+    """
     # The volunteer's running commentary (scene switches, reconnects) is INFO.
     streamer_log = logging.getLogger("streamer")
     if streamer_log.level == logging.NOTSET:
         streamer_log.setLevel(logging.INFO)
-    return asyncio.run(live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui, show_login=True))
+    return asyncio.run(
+        live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui, show_login=True, broadcast=broadcast)
+    )
 
 
 @dataclass
@@ -108,6 +124,7 @@ async def live(
     on_ready: Callable[[Session], None] | None = None,
     handle_signals: bool = True,
     show_login: bool = False,
+    broadcast: BroadcastControl | None = None,
 ) -> int:
     """The async body of ``run_live``; ``on_ready`` gets the running session (tests, embedders).
 
@@ -126,6 +143,9 @@ async def live(
                 relay = await stack.enter_async_context(Relay(cfg, journal))
                 controller.stream_target = StreamTarget(relay.ingest_url, relay.ingest_key)
                 controller.relay_status = relay.status
+            else:
+                relay = None
+            driver = _broadcast_driver(cfg, controller, journal, broadcast, relay) if broadcast else None
             room = Room(controller)
             api = await stack.enter_async_context(
                 serve_api(controller, host=cfg.live.http_host, port=cfg.live.http_port, token=token, room=room)
@@ -146,6 +166,8 @@ async def live(
                     run = tg.create_task(controller.run(), name="controller")
                     # When the controller ends (stop or fatal error), the screen ends too.
                     run.add_done_callback(lambda _: controller.request_stop())
+                    if driver is not None:
+                        tg.create_task(driver.run(controller.stopping), name="broadcast")
                     if ui:
                         from talkcast.streamer.ui import run_ui
 
@@ -160,6 +182,34 @@ def _print_login(session: Session, *, fresh: str) -> None:
     from rich.console import Console
 
     Console().print(login_banner(session.login_url(), host=session.api.host, fresh=fresh), soft_wrap=True)
+
+
+def _broadcast_driver(
+    cfg: Config, controller: Controller, journal: JournalWriter, control: BroadcastControl, relay: Relay | None
+) -> BroadcastDriver:
+    """The YouTube broadcast's driver, wired to the clock, the screen, the relay and the end-stream action."""
+    from talkcast.config import broadcast_destination
+    from talkcast.streamer.broadcast import BroadcastDriver
+
+    dest = broadcast_destination(cfg)
+    names = {dest.name, f"{dest.name}/backup"} if dest else set()
+
+    def pushing() -> bool:
+        assert relay is not None
+        return any(row.get("state") == "live" for row in relay.status() if row.get("name") in names)
+
+    driver = BroadcastDriver(
+        control,
+        cfg.broadcast,
+        role=lambda: controller.clock.role,
+        note=controller.note,
+        journal=journal,
+        pushing=pushing if relay is not None else None,
+    )
+    controller.actions.end_stream = driver.request_end
+    rows = controller.relay_status
+    controller.relay_status = lambda: [*(rows() if rows else []), driver.status_row()]
+    return driver
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -150,7 +150,8 @@ class Relay:
         for i, dest in enumerate(self.cfg.destinations):
             if dest.enabled and dest.kind == "youtube" and dest.key is None:
                 where = f"destinations[{i}] ('{dest.name}')"
-                raise ConfigError(self.cfg.file, where, f"no stream key: set {dest.key_env} or [keys] in secrets.toml")
+                how = f"set {dest.key_env} or [keys] in secrets.toml, or run `talkcast broadcast create`"
+                raise ConfigError(self.cfg.file, where, f"no stream key: {how}")
         await self._ingest.start()
         try:
             self._stop.clear()

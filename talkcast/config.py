@@ -31,7 +31,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from talkcast.errors import ConfigError
-from talkcast.secrets import Secret, read_secrets_file, register_secret
+from talkcast.secrets import LIVE_SECRETS_FILE, Secret, read_secrets_file, read_stream_secrets, register_secret
 from talkcast.tomlmap import Loader, did_you_mean, read_toml
 
 # Whisper model names faster-whisper knows how to fetch from the hub, plus the bundled one.
@@ -216,6 +216,13 @@ class YouTubeCosts:
     playlist_items_list: int = 1
     playlist_items_insert: int = 50
     playlist_items_delete: int = 50
+    live_broadcasts_list: int = 1
+    live_broadcasts_insert: int = 50
+    live_broadcasts_update: int = 50
+    live_broadcasts_bind: int = 50
+    live_broadcasts_transition: int = 50
+    live_streams_list: int = 1
+    live_streams_insert: int = 50
 
 
 @dataclass(frozen=True)
@@ -245,6 +252,29 @@ class YouTubeConfig:
 
 
 @dataclass(frozen=True)
+class BroadcastConfig:
+    """The [broadcast] table: the YouTube live broadcast talkcast creates, drives and chapters.
+
+    It uses ``[publish.youtube]``'s token and API settings, and feeds the ``kind =
+    "youtube"`` destination named ``destination`` (the first one when empty).
+    """
+
+    enabled: bool = False
+    destination: str = ""
+    title: str = ""  # "" : the event's name, and the room when one is selected
+    description: str = "{event}\n{url}\n\n{programme}"  # {event} {room} {url} {date} {programme}
+    privacy: Literal["private", "unlisted", "public"] = "unlisted"
+    auto_start: bool = False  # true: YouTube goes live by itself when the stream arrives
+    auto_stop: bool = False  # true: YouTube ends the broadcast by itself when the stream stops
+    thumbnail: Path | None = None
+    resolution: Literal["240p", "360p", "480p", "720p", "1080p", "1440p", "2160p", "variable"] = "720p"
+    frame_rate: Literal["30fps", "60fps", "variable"] = "30fps"
+    end_after: float = 60.0  # seconds of outro on air before the broadcast is completed
+    check_interval: float = 10.0  # seconds between status checks while a transition waits
+    retry_max: float = 300.0  # the longest wait between attempts of a failed transition
+
+
+@dataclass(frozen=True)
 class PublishConfig:
     """The [publish] table."""
 
@@ -269,6 +299,7 @@ class Config:
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
+    broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -328,6 +359,7 @@ def _check(loader: Loader, cfg: Config) -> None:
     if cfg.event.secrets_file is not None and not cfg.event.secrets_file.is_file():
         loader.fail("event.secrets_file", f"file '{cfg.event.secrets_file}' does not exist")
     _check_destinations(loader, cfg)
+    _check_broadcast(loader, cfg)
     for key, port, lowest in (
         ("obs.port", cfg.obs.port, 1),
         ("relay.ingest_port", cfg.relay.ingest_port, 1),
@@ -352,6 +384,27 @@ def _check_destinations(loader: Loader, cfg: Config) -> None:
         names.add(dest.name)
         if dest.kind == "rtmp" and not dest.url.startswith(("rtmp://", "rtmps://")):
             loader.fail(f"destinations[{i}].url", "expected an rtmp:// or rtmps:// URL")
+
+
+def _check_broadcast(loader: Loader, cfg: Config) -> None:
+    settings = cfg.broadcast
+    if settings.enabled and broadcast_destination(cfg) is None:
+        wanted = f"'{settings.destination}'" if settings.destination else "one"
+        loader.fail("broadcast.destination", f'needs {wanted} of the [[destinations]] with kind = "youtube"')
+    if settings.thumbnail is not None and not settings.thumbnail.is_file():
+        loader.fail("broadcast.thumbnail", f"file '{settings.thumbnail}' does not exist")
+    if settings.end_after < 0:
+        loader.fail("broadcast.end_after", "must not be negative")
+    if settings.check_interval <= 0:
+        loader.fail("broadcast.check_interval", "must be more than 0 seconds")
+    if settings.retry_max < settings.check_interval:
+        loader.fail("broadcast.retry_max", "must be at least broadcast.check_interval")
+
+
+def broadcast_destination(cfg: Config) -> DestinationConfig | None:
+    """The ``kind = "youtube"`` destination the [broadcast] feeds, or None."""
+    name = cfg.broadcast.destination
+    return next((d for d in cfg.destinations if d.kind == "youtube" and name in ("", d.name)), None)
 
 
 def ensure_output_dir(cfg: Config) -> Path:
@@ -398,10 +451,17 @@ def _resolve_secrets(loader: Loader, cfg: Config, environ: Mapping[str, str]) ->
 
     obs = dataclasses.replace(cfg.obs, password=lookup(cfg.obs.password_env, "obs_password"))
     live = dataclasses.replace(cfg.live, token=lookup(cfg.live.token_env, "live_token"))
+    stored = read_stream_secrets(cfg.output_dir / LIVE_SECRETS_FILE, [d.name for d in cfg.destinations])
     dests = []
     for d in cfg.destinations:
         env = d.key_env or "TALKCAST_KEY_" + "".join(c if c.isalnum() else "_" for c in d.name).upper()
-        dests.append(dataclasses.replace(d, key_env=env, key=lookup(env, f"keys.{d.name}")))
+        d = dataclasses.replace(d, key_env=env, key=lookup(env, f"keys.{d.name}"))
+        fetched = stored.get(d.name)
+        if d.kind == "youtube" and d.key is None and fetched is not None:
+            # `talkcast broadcast create` fetched this stream; a key given by hand wins over it.
+            url, backup = d.url or fetched.ingestion_address, d.backup_url or fetched.backup_address
+            d = dataclasses.replace(d, key=fetched.stream_name, url=url, backup_url=backup)
+        dests.append(d)
     return dataclasses.replace(cfg, obs=obs, live=live, destinations=tuple(dests))
 
 

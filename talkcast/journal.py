@@ -39,6 +39,7 @@ class Kind(enum.StrEnum):
     HEALTH = "health"
     DESTINATION = "destination"  # a relay destination changed state
     SAFETY_RECORDING = "safety_recording"  # the relay's own copy of the programme
+    BROADCAST = "broadcast"  # the YouTube live broadcast: its status and every transition tried
     NOTE = "note"
 
 
