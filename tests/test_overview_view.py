@@ -14,7 +14,8 @@ def test_a_room_that_answers_is_summed_up_in_the_control_rooms_words():
     look = RoomLook("Main hall", "http://10.0.0.5:8787", state=state(destinations=[dest("youtube", "live")]))
     card = room_card(look)
     assert card["reachable"] and card["down"] == ""
-    assert card["name"] == "Main hall" and card["mode"] == "Auto" and card["obs"] == "connected" and card["obs_ok"]
+    assert card["name"] == "Main hall" and card["mode"] == "auto" and card["mode_label"] == "Auto"
+    assert card["obs"] == "connected" and card["obs_ok"]
     assert card["scene"] == "Talk"
     assert card["current"] == "Balancing Kafka" and card["remaining"] == "35:00 left" and not card["over"]
     when = (NOW + timedelta(minutes=45)).astimezone().strftime("%H:%M")
@@ -33,7 +34,8 @@ def test_a_room_in_trouble_says_so_with_its_name_on_every_warning():
         destinations=[dest("youtube", "live"), dest("twitch", "retrying", last_error="timeout"), dest("x", "failed")],
     )
     card = room_card(RoomLook("Room B", "http://b:1", state=troubled))
-    assert card["mode"] == "Manual" and card["obs"] == "waiting" and not card["obs_ok"]
+    assert card["mode"] == "manual" and card["mode_label"] == "Manual"
+    assert card["obs"] == "waiting" and not card["obs_ok"]
     assert card["current"] == "No talk on air" and card["remaining"] == "" and card["next"] == "No more talks"
     assert card["destinations"] == "1 live, 1 retrying, 1 failed"
     texts = [w["text"] for w in card["warnings"]]
@@ -54,7 +56,7 @@ def test_a_room_that_does_not_answer_shows_since_when_and_why_instead_of_stale_v
     since = DOWN.astimezone().strftime("%H:%M")
     assert not card["reachable"] and card["down"] == f"Unreachable since {since}: connection refused"
     assert card["scene"] == card["current"] == card["next"] == card["recording"] == ""
-    assert card["warnings"] == [{"key": "Room B:down", "text": f"Room B: Unreachable since {since}: connection refused"}]
+    assert card["warnings"] == []  # the room's old warnings no longer hold; the card says it is down
     assert room_card(RoomLook("New", "http://n:1"))["down"] == "Not reached yet"
 
 
@@ -75,5 +77,7 @@ def test_the_overview_counts_rooms_and_carries_the_files_problem():
     view = overview_view(looks, file="/srv/rooms.toml", problem="rooms.toml: room[2].url: ...")
     assert [r["name"] for r in view["rooms"]] == ["A", "B"]
     assert view["summary"] == "2 rooms, 1 unreachable" and view["problem"].startswith("rooms.toml")
+    since = DOWN.astimezone().strftime("%H:%M")
+    assert view["alerts"] == [{"key": "B:down", "text": f"B: Unreachable since {since}"}]
     assert overview_view([], file="rooms.toml")["summary"] == "0 rooms"
     assert overview_view(looks[:1], file="rooms.toml")["summary"] == "1 room"

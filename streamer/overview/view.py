@@ -54,6 +54,7 @@ def _down(look: RoomLook) -> dict[str, Any]:
         "reachable": False,
         "down": text,
         "mode": "",
+        "mode_label": "",
         "obs": "",
         "obs_ok": False,
         "scene": "",
@@ -64,7 +65,7 @@ def _down(look: RoomLook) -> dict[str, Any]:
         "recording": "",
         "recording_state": "",
         "destinations": "",
-        "warnings": [{"key": f"{look.name}:down", "text": f"{look.name}: {text}"}] if look.down_since else [],
+        "warnings": [],  # the card says it is down; its old warnings no longer hold
     }
 
 
@@ -85,7 +86,8 @@ def room_card(look: RoomLook) -> dict[str, Any]:
         "key": look.name,
         "reachable": True,
         "down": "",
-        "mode": view["mode"].capitalize(),
+        "mode": view["mode"],
+        "mode_label": view["mode"].capitalize(),
         "obs": view["obs"]["label"],
         "obs_ok": view["obs"]["ok"],
         "scene": view["scene"],
@@ -101,13 +103,24 @@ def room_card(look: RoomLook) -> dict[str, Any]:
 
 
 def overview_view(looks: Sequence[RoomLook], *, file: str, problem: str = "") -> dict[str, Any]:
-    """The overview page's values: the rooms' cards, and what is wrong with the rooms file, if anything."""
+    """The overview page's values: the rooms' cards, and what is wrong with the rooms file, if anything.
+
+    ``alerts`` are what a screen reader should hear when it first appears: every room's
+    warnings, and each room that stopped answering. Their keys stay the same while they
+    last, so each is announced once.
+    """
     rooms = [room_card(look) for look in looks]
     down = sum(1 for room in rooms if not room["reachable"])
     count = f"{len(rooms)} room{'s' if len(rooms) != 1 else ''}"
+    alerts = []
+    for look, room in zip(looks, rooms, strict=True):
+        if look.down_since is not None:
+            alerts.append({"key": f"{room['key']}:down", "text": f"{room['name']}: {room['down']}"})
+        alerts += room["warnings"]
     return {
         "rooms": rooms,
         "summary": f"{count}, {down} unreachable" if down else count,
+        "alerts": alerts,
         "file": file,
         "problem": problem,
     }
