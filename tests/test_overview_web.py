@@ -106,6 +106,9 @@ async def test_the_overview_needs_its_own_login_and_then_shows_every_room(tmp_pa
             origins = " ".join(sorted([main_hall.url, side.url]))
             assert f"form-action 'self' {origins};" in csp  # the form's answer redirects into a room
             assert "script-src 'self'" in csp and r.headers["X-Frame-Options"] == "DENY"
+            # A form POST keeps its Origin under same-origin (no-referrer would send "null");
+            # a room still gets no Referer.
+            assert r.headers["Referrer-Policy"] == "same-origin"
             assert "Main hall" in page and "Side &lt;b&gt;room&lt;/b&gt;" in page and "<b>room" not in page
             assert "Alpha &lt;script&gt;" in page  # each room's next talk, autoescaped
             assert TOKEN.reveal() not in page

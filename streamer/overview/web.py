@@ -27,7 +27,7 @@ from aiohttp import web
 from talkcast.streamer.api import loopback_host_only
 from talkcast.streamer.overview.view import RoomLook, overview_view, room_card
 from talkcast.streamer.overview.watch import OpenFailed, Rooms
-from talkcast.streamer.room.gate import CSP, PAGE_HEADERS, Gate, Refused
+from talkcast.streamer.room.gate import CSP, Gate, Refused
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,11 @@ class Overview(Gate):
     """The overview's state: its ``Gate`` under ``/rooms`` and the ``Rooms`` it watches."""
 
     def __init__(self, rooms: Rooms, *, stopping: asyncio.Event, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__("/rooms", "talkcast.streamer.overview", "talkcast.streamer.room", clock=clock)
+        # "Open control room" is a plain form POST, and for a form chromium sends
+        # "Origin: null" under no-referrer, which the Origin check refuses. same-origin keeps
+        # the real Origin on our own POSTs and still sends no Referer to any room.
+        packages = ("talkcast.streamer.overview", "talkcast.streamer.room")
+        super().__init__("/rooms", *packages, clock=clock, referrer="same-origin")
         self.rooms = rooms
         self.stopping = stopping
 
@@ -60,7 +64,7 @@ class Overview(Gate):
         """
         rooms = " ".join(sorted({entry.url for entry in self.rooms.entries}))
         csp = CSP.replace("form-action 'self'", f"form-action 'self' {rooms}".rstrip())
-        return {**PAGE_HEADERS, "Content-Security-Policy": csp}
+        return {**super().page_headers(), "Content-Security-Policy": csp}
 
 
 OVERVIEW: web.AppKey[Overview] = web.AppKey("overview", Overview)

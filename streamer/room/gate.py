@@ -9,8 +9,8 @@ rooms``' overview of several rooms (``/rooms``). Each has its own codes and sess
 * A state-changing request needs the session, an Origin header (when the browser sends
   one) naming this server, and the session's CSRF token; ``guard`` says which is missing.
 * Pages are rendered from Jinja2 templates (autoescaped, undefined names are errors)
-  with ``PAGE_HEADERS``; ``home`` and ``static`` (``<home>/static``) are known to every
-  template.
+  with ``PAGE_HEADERS``; ``home``, ``static`` (``<home>/static``) and ``referrer`` (the
+  Referrer-Policy) are known to every template.
 """
 
 from __future__ import annotations
@@ -62,9 +62,16 @@ class Gate:
     reuses ``base.html`` and ``continue.html`` and brings its own welcome page.
     """
 
-    def __init__(self, home: str, *packages: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        home: str,
+        *packages: str,
+        clock: Callable[[], float] = time.monotonic,
+        referrer: str = "no-referrer",
+    ) -> None:
         self.home = home
         self.clock = clock
+        self.referrer = referrer  # the pages' Referrer-Policy
         self.codes = LoginCodes()
         self.sessions = Sessions()
         self.templates = Environment(
@@ -72,7 +79,7 @@ class Gate:
             autoescape=True,
             undefined=StrictUndefined,
         )
-        self.templates.globals.update(home=home, static=f"{home}/static")
+        self.templates.globals.update(home=home, static=f"{home}/static", referrer=referrer)
 
     def login_url(self, base: str) -> str:
         """A fresh one-time login link on the server at ``base`` (``http://host:port``)."""
@@ -95,7 +102,7 @@ class Gate:
 
     def page_headers(self) -> Mapping[str, str]:
         """The headers every page goes out with."""
-        return PAGE_HEADERS
+        return {**PAGE_HEADERS, "Referrer-Policy": self.referrer}
 
     def render(self, template: str, *, status: int = 200, **values: Any) -> web.Response:
         """An HTML page from the templates, with ``page_headers()``."""
