@@ -165,7 +165,9 @@ async def rooms_overview(
             )
         async with _serving(make_app(overview, loopback_only=loopback), host, port) as bound:
             session = OverviewSession(overview, host, bound)
-            log.info("overview of %d rooms from %s on %s/rooms", len(rooms.entries), file, public_base(host, bound))
+            count = len(rooms.entries)
+            what = f"{count} room{'' if count == 1 else 's'}"
+            log.info("overview of %s from %s on %s/rooms", what, file, public_base(host, bound))
             with contextlib.ExitStack() as stack:
                 if handle_signals:
                     stack.enter_context(_until_signal(stopping))
