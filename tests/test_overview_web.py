@@ -195,6 +195,11 @@ async def test_the_event_stream_follows_the_rooms_and_the_rooms_file(tmp_path, c
                 assert view["problem"].startswith("rooms.toml: room[0].url: expected the room's live API")
                 assert view["problem"].endswith("(the rooms are shown as they were before)")
                 assert len(view["rooms"]) == 2
+                path.unlink()  # and is gone: the same
+                while "was removed" not in (view := await next_event(events.content))["problem"]:
+                    pass
+                assert len(view["rooms"]) == 2
+            register_room(path, RoomEntry("Side room", side.url, token=TOKEN))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert TOKEN.reveal() not in caplog.text
 

@@ -109,8 +109,14 @@ class Rooms:
         self.problem = ""
 
     def reload_if_changed(self) -> None:
-        """Read the rooms file again if it changed; a bad one keeps the rooms as they were and says why."""
-        if _file_signature(self.file) == self._signature:
+        """Read the rooms file again if it changed; a bad or removed one keeps the rooms as they were and says why."""
+        signature = _file_signature(self.file)
+        if signature == self._signature:
+            return
+        if signature is None and self._watched:
+            self._signature = None
+            self.problem = f"{self.file} was removed (the rooms are shown as they were before)"
+            log.warning("%s", self.problem)
             return
         try:
             self.load()
