@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--mode", choices=["auto", "manual"], help="start in this mode (default: from event.toml)")
     live.add_argument("--no-ui", action="store_true", help="no terminal status screen (log lines instead)")
 
+    rooms = sub.add_parser("rooms", help="one page with every room's state, for a conference with several rooms")
+    rooms.add_argument("--rooms", type=Path, default=Path("rooms.toml"), help="the rooms file (default: ./rooms.toml)")
+    rooms.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine)")
+    rooms.add_argument("--port", type=int, default=8790, help="port to listen on (default: 8790)")
+
     sched = sub.add_parser("schedule", help="show the configured room's talks as talkcast reads them")
     sched.add_argument("--json", action="store_true", help="a JSON array instead of a table")
 
@@ -248,6 +253,13 @@ def cmd_live(args: argparse.Namespace) -> int:
     return run_live(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui)
 
 
+def cmd_rooms(args: argparse.Namespace) -> int:
+    """``talkcast rooms``: the overview of every room's ``talkcast live``; needs no event.toml."""
+    from talkcast.streamer.overview.serve import run_rooms
+
+    return run_rooms(args.rooms, host=args.host, port=args.port)
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     """``talkcast schedule [--json]``: the talks as the import read them; warnings on stderr."""
     import json
@@ -308,6 +320,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "live": cmd_live,
+    "rooms": cmd_rooms,
     "schedule": cmd_schedule,
     "plan": cmd_plan,
     "cut": cmd_cut,

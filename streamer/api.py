@@ -116,11 +116,15 @@ def _host_name(host_header: str) -> str:
 
 
 @web.middleware
-async def _loopback_host_only(
+async def loopback_host_only(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    """Refuse (421) a request whose Host is not a loopback name: the DNS rebinding guard of a loopback server.
+
+    Also guards ``talkcast rooms``' overview when it listens on loopback.
+    """
     if not is_loopback(_host_name(request.host)):
-        return web.json_response({"error": "this API only answers requests addressed to localhost"}, status=421)
+        return web.json_response({"error": "talkcast only answers requests addressed to localhost here"}, status=421)
     return await handler(request)
 
 
@@ -163,7 +167,7 @@ def make_app(
     controller: Controller, token: Secret, *, loopback_only: bool = True, room: Room | None = None
 ) -> web.Application:
     """The aiohttp application: the API, the control room (``room``, or a new one) and the Host check."""
-    app = web.Application(middlewares=[_loopback_host_only] if loopback_only else [])
+    app = web.Application(middlewares=[loopback_host_only] if loopback_only else [])
     app[CONTROLLER] = controller
     app[TOKEN] = token
     app.router.add_get("/api/state", _state)

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from talkcast.config import Config
-from talkcast.fsutil import atomic_write_text
+from talkcast.errors import ConfigError
+from talkcast.fsutil import LockHeld, atomic_write_text
 from talkcast.journal import JournalWriter
 from talkcast.schedule import Schedule
 from talkcast.secrets import Secret, register_secret
 from talkcast.streamer.api import ApiServer, serve_api
 from talkcast.streamer.clock import Mode
 from talkcast.streamer.controller import Controller, StreamTarget
+from talkcast.streamer.overview.roomsfile import RoomEntry, register_room
 from talkcast.streamer.room.terminal import login_banner, public_base
 from talkcast.streamer.room.web import Room
 
@@ -155,6 +157,8 @@ async def live(
             # The link with its one-time code goes to the terminal only: the status log
             # lines are served by /api/state, which needs no token.
             controller.note(f"control room on {public_base(api.host, api.port)}/room")
+            if cfg.live.rooms_file is not None:
+                await _register(cfg, controller, token, api)
             if show_login:
                 _print_login(
                     session, fresh="press l for a fresh one" if ui else "POST /api/login-codes gives a fresh one"
@@ -176,6 +180,36 @@ async def live(
                 raise _first(group) from None
         controller.note("talkcast live stopped")
     return 0
+
+
+def room_entry(cfg: Config, token: Secret, api: ApiServer) -> RoomEntry:
+    """This room as ``talkcast rooms`` should know it: its name, its API's URL and its token.
+
+    The name is the schedule's room (``schedule.room``), else the event's name. A token
+    from an environment variable is registered by the variable's name (``token_env``),
+    which the overview's machine must set too; any other token is written out.
+    """
+    by_env = cfg.live.token_from_env
+    return RoomEntry(
+        name=cfg.schedule.room or cfg.event.name,
+        url=public_base(api.host, api.port),
+        token_env=cfg.live.token_env if by_env else "",
+        token=None if by_env else token,
+    )
+
+
+async def _register(cfg: Config, controller: Controller, token: Secret, api: ApiServer) -> None:
+    """Add or update this room in ``live.rooms_file``; a failure is said on the screen, never fatal."""
+    file = cfg.live.rooms_file
+    assert file is not None
+    entry = room_entry(cfg, token, api)
+    try:
+        # A few file operations, and perhaps a short wait for another room's lock.
+        done = await asyncio.to_thread(register_room, file, entry)
+    except (ConfigError, LockHeld, OSError) as err:
+        controller.note(f"not registered for talkcast rooms in {file}: {err}", level=logging.WARNING)
+        return
+    controller.note(f"registered for talkcast rooms as '{entry.name}' ({entry.url}) in {file} ({done})")
 
 
 def _print_login(session: Session, *, fresh: str) -> None:

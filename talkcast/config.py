@@ -158,7 +158,9 @@ class LiveConfig:
     http_host: str = "127.0.0.1"
     http_port: int = 8787
     token_env: str = "TALKCAST_LIVE_TOKEN"  # noqa: S105 - a variable name
+    rooms_file: Path | None = None  # register this room in talkcast rooms' file on start
     token: Secret | None = None
+    token_from_env: bool = False  # whether token came from token_env (registration names the variable)
 
 
 @dataclass(frozen=True)
@@ -450,7 +452,8 @@ def _resolve_secrets(loader: Loader, cfg: Config, environ: Mapping[str, str]) ->
         return register_secret(Secret(value))
 
     obs = dataclasses.replace(cfg.obs, password=lookup(cfg.obs.password_env, "obs_password"))
-    live = dataclasses.replace(cfg.live, token=lookup(cfg.live.token_env, "live_token"))
+    token_from_env = bool(cfg.live.token_env and environ.get(cfg.live.token_env))
+    live = dataclasses.replace(cfg.live, token=lookup(cfg.live.token_env, "live_token"), token_from_env=token_from_env)
     stored = read_stream_secrets(cfg.output_dir / LIVE_SECRETS_FILE, [d.name for d in cfg.destinations])
     dests = []
     for d in cfg.destinations:
