@@ -7,6 +7,8 @@
                                     toggle-mode | qa | talk | intro | outro
                                     needs ``Authorization: Bearer <token>``;
                                     optional JSON body ``{"mode": "auto" | "manual"}``
+    GET  /metrics                   Prometheus text format (``streamer.metrics``); read-only,
+                                    so without the token unless ``monitor.metrics_token``
 
 Answers: 200 done, 400 a malformed request (unknown action, bad body), 401 no or a
 wrong token, 409 an action that does not apply now, 421 a non-local Host.
@@ -41,6 +43,9 @@ log = logging.getLogger(__name__)
 
 CONTROLLER: web.AppKey[Controller] = web.AppKey("controller", Controller)
 TOKEN: web.AppKey[Secret] = web.AppKey("token", Secret)
+METRICS: web.AppKey[Callable[[], bytes]] = web.AppKey("metrics")
+METRICS_TOKEN: web.AppKey[bool] = web.AppKey("metrics_token", bool)
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -140,13 +145,30 @@ async def _action(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "message": message, "state": controller.snapshot().to_json()})
 
 
-def make_app(controller: Controller, token: Secret, *, loopback_only: bool = True) -> web.Application:
-    """The aiohttp application (routes and the Host check)."""
+async def _metrics(request: web.Request) -> web.Response:
+    if request.app[METRICS_TOKEN] and not authorized(request.headers.get("Authorization"), request.app[TOKEN]):
+        return web.Response(status=401, text="metrics need 'Authorization: Bearer <token>'\n")
+    # The page is built from in-memory figures in well under a millisecond: no thread needed.
+    return web.Response(body=request.app[METRICS](), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+def make_app(
+    controller: Controller,
+    token: Secret,
+    *,
+    loopback_only: bool = True,
+    metrics: Callable[[], bytes] | None = None,
+    metrics_token: bool = False,
+) -> web.Application:
+    """The aiohttp application (routes and the Host check); ``metrics`` builds the /metrics page."""
     app = web.Application(middlewares=[_loopback_host_only] if loopback_only else [])
     app[CONTROLLER] = controller
     app[TOKEN] = token
     app.router.add_get("/api/state", _state)
     app.router.add_post("/api/actions/{action}", _action)
+    if metrics is not None:
+        app[METRICS], app[METRICS_TOKEN] = metrics, metrics_token
+        app.router.add_get("/metrics", _metrics)
     return app
 
 
@@ -165,12 +187,21 @@ class ApiServer:
 
 
 @contextlib.asynccontextmanager
-async def serve_api(controller: Controller, *, host: str, port: int, token: Secret) -> AsyncIterator[ApiServer]:
+async def serve_api(
+    controller: Controller,
+    *,
+    host: str,
+    port: int,
+    token: Secret,
+    metrics: Callable[[], bytes] | None = None,
+    metrics_token: bool = False,
+) -> AsyncIterator[ApiServer]:
     """Serve the API on ``host:port`` (port 0: any free one) until the block exits."""
     loopback = is_loopback(host)
     if not loopback:
         log.warning("the live API listens on %s, reachable from other machines; actions still need the token", host)
-    runner = web.AppRunner(make_app(controller, token, loopback_only=loopback), access_log=None, shutdown_timeout=1.0)
+    app = make_app(controller, token, loopback_only=loopback, metrics=metrics, metrics_token=metrics_token)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -24,8 +24,12 @@ from talkcast.journal import JournalWriter
 from talkcast.schedule import Schedule
 from talkcast.secrets import Secret, register_secret
 from talkcast.streamer.api import ApiServer, serve_api
+from talkcast.streamer.board import WarningBoard
 from talkcast.streamer.clock import Mode
 from talkcast.streamer.controller import Controller, StreamTarget
+from talkcast.streamer.metrics import LiveMetrics
+from talkcast.streamer.observe import Observers, youtube_watch
+from talkcast.streamer.youtube_health import Fetch
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +37,23 @@ TOKEN_FILE = "live-token"  # noqa: S105 - a file name
 
 
 def run_live(
-    cfg: Config, schedule: Schedule, *, setup_scenes: bool = False, mode: str | None = None, ui: bool = True
+    cfg: Config,
+    schedule: Schedule,
+    *,
+    setup_scenes: bool = False,
+    mode: str | None = None,
+    ui: bool = True,
+    youtube: Fetch | None = None,
 ) -> int:
-    """Run the live controller until quit/Ctrl-C/SIGTERM; 0 on a clean exit (errors raise)."""
+    """Run the live controller until quit/Ctrl-C/SIGTERM; 0 on a clean exit (errors raise).
+
+    ``youtube`` asks YouTube for the bound liveStream (``streamer.youtube_health``).
+    """
     # The volunteer's running commentary (scene switches, reconnects) is INFO.
     streamer_log = logging.getLogger("streamer")
     if streamer_log.level == logging.NOTSET:
         streamer_log.setLevel(logging.INFO)
-    return asyncio.run(live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui))
+    return asyncio.run(live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui, youtube=youtube))
 
 
 @dataclass
@@ -100,6 +113,7 @@ async def live(
     ui: bool = True,
     on_ready: Callable[[Session], None] | None = None,
     handle_signals: bool = True,
+    youtube: Fetch | None = None,
 ) -> int:
     """The async body of ``run_live``; ``on_ready`` gets the running session (tests, embedders)."""
     with JournalWriter(cfg.output_dir / "journal.jsonl") as journal:
@@ -108,6 +122,7 @@ async def live(
         async with contextlib.AsyncExitStack() as stack:
             if handle_signals:
                 await stack.enter_async_context(_signals(controller))
+            relay = None
             if cfg.destinations and cfg.live.stream:
                 # Imported here: the relay is only needed when there is somewhere to stream to.
                 from talkcast.streamer.relay import Relay
@@ -115,8 +130,22 @@ async def live(
                 relay = await stack.enter_async_context(Relay(cfg, journal))
                 controller.stream_target = StreamTarget(relay.ingest_url, relay.ingest_key)
                 controller.relay_status = relay.status
+            watch = None
+            if youtube is not None and cfg.monitor.youtube:
+                board = WarningBoard("youtube", journal, controller.note)
+                watch = youtube_watch(cfg, schedule, youtube, board, relay)
+            analyser = relay.analyser if relay is not None else None
+            observers = Observers(controller, journal, analyser=analyser, youtube=watch)
+            metrics = LiveMetrics(cfg, controller, relay=relay, observers=observers) if cfg.monitor.metrics else None
             api = await stack.enter_async_context(
-                serve_api(controller, host=cfg.live.http_host, port=cfg.live.http_port, token=token)
+                serve_api(
+                    controller,
+                    host=cfg.live.http_host,
+                    port=cfg.live.http_port,
+                    token=token,
+                    metrics=metrics.exposition if metrics else None,
+                    metrics_token=cfg.monitor.metrics_token,
+                )
             )
             controller.note(f"live API on {api.url}/api/state")
             if on_ready is not None:
@@ -126,6 +155,7 @@ async def live(
                     run = tg.create_task(controller.run(), name="controller")
                     # When the controller ends (stop or fatal error), the screen ends too.
                     run.add_done_callback(lambda _: controller.request_stop())
+                    tg.create_task(observers.run(controller.stopping), name="observers")
                     if ui:
                         from talkcast.streamer.ui import run_ui
 
