@@ -174,7 +174,10 @@ class MonitorConfig:
     silence_after: float = 20.0  # seconds of silence during a talk before the warning
     silence_below: float = -50.0  # momentary LUFS below which the programme counts as silent
     freeze_after: float = 10.0  # seconds of an unchanged picture during a talk before the warning
-    freeze_noise: float = 0.001  # how different two pictures must be to count as a change (0..1)
+    # How different two keyframes must be (mean absolute difference, 0..1) to count as a change.
+    # ffmpeg's default is 0.001, but the encoder keeps refining a picture that just stopped, so
+    # the first keyframes of a real freeze differ by about that much: 0.003 catches them.
+    freeze_noise: float = 0.003
     # After the stream's lossy AAC a hard-clipped mic decodes a few tenths of a dB below full
     # scale, so "clipped" is "at or above -1 dBFS" (EBU R128's true-peak ceiling), and the
     # warning needs many such samples (a clipping mic gives thousands a second), not one peak.
