@@ -228,7 +228,22 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     schedule = load_schedule(cfg)
-    return run_live(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui)
+    youtube = _youtube_health(cfg)
+    return run_live(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui, youtube=youtube)
+
+
+def _youtube_health(cfg: Config) -> Any:
+    """What ``live`` polls for YouTube's view of the stream, when a YouTube token is there; else None."""
+    token = cfg.publish.youtube.token_file
+    if not cfg.monitor.youtube or token is None or not token.exists():
+        return None
+    from talkcast.publish.livestream import stream_lister
+
+    try:
+        return stream_lister(cfg.publish.youtube, cfg.file)
+    except TalkcastError as err:  # the evening goes on without YouTube's view; say why once
+        log.warning("YouTube's view of the stream is not checked: %s", err)
+        return None
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

@@ -8,6 +8,9 @@ discovery document google-api-python-client ships, Google's quota costs, and Goo
 errors. Faults are injected on demand: a 503 on a chunk, a connection dropped mid-chunk,
 expired access tokens, quota exhaustion, ``uploadLimitExceeded``.
 
+For ``talkcast live``'s health poller, ``liveStreams.list`` answers with the streams made by
+``add_live_stream`` and the health set by ``set_stream_health``.
+
 It speaks TLS with a throwaway self-signed certificate: the client keeps the discovery
 document's ``https`` scheme for media upload URLs whatever ``api_endpoint`` says. Build a
 client against it like this::
@@ -72,6 +75,8 @@ QUOTA_COSTS: dict[str, int] = {
     "playlistItems.list": 1, "playlistItems.insert": 50,
     "playlistItems.delete": 50,  # added for talkcast's publisher: a replaced video's playlist item
 }  # fmt: skip
+# Live streams: talkcast live reads the health of the stream it feeds (1 unit, like the other lists).
+QUOTA_COSTS["liveStreams.list"] = 1
 WRITE_METHODS = frozenset(m for m in QUOTA_COSTS if not m.endswith(".list"))
 PARTS = {
     "videos": {"id", "snippet", "status", "contentDetails", "processingDetails", "recordingDetails", "localizations"},
@@ -79,6 +84,7 @@ PARTS = {
     "thumbnails": set(),
     "playlists": {"id", "snippet", "status", "contentDetails", "localizations"},
     "playlistItems": {"id", "snippet", "contentDetails", "status"},
+    "liveStreams": {"id", "snippet", "cdn", "contentDetails", "status"},
 }
 CATEGORY_IDS = frozenset(("1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "26", "27", "28", "29"))
 CHANNEL = {"channelId": "UCtalkcastFakeChannel00", "channelTitle": "talkcast test channel"}
@@ -299,6 +305,7 @@ class YouTubeTestServer:
         self.captions: dict[str, Json] = {}
         self.playlists: dict[str, Json] = {}
         self.playlist_items: dict[str, Json] = {}
+        self.live_streams: dict[str, Json] = {}  # see add_live_stream / set_stream_health
         self.sessions: dict[str, UploadSession] = {}
         self.api_root = self.token_uri = self.ca_file = ""
         self._media: dict[str, bytes] = {}  # video or caption id -> bytes; "thumb:" + video id -> image
@@ -1022,6 +1029,51 @@ class YouTubeTestServer:
     # The installed-app flow (google-auth-oauthlib) sends the browser to auth_uri, which here
     # consents at once and redirects to the loopback redirect_uri with a one-time code; the
     # flow then exchanges the code (with its PKCE verifier) at the token endpoint.
+
+    # -- liveStreams: the stream talkcast live feeds, and its health as YouTube sees it ----------
+
+    def add_live_stream(self, stream_name: str, *, title: str = "talkcast", health: str = "noData") -> str:
+        """A reusable RTMP liveStream whose key is ``stream_name``; returns its id."""
+        stream_id = secrets.token_urlsafe(16)
+        ingest = "rtmp://a.rtmp.youtube.com/live2"
+        self.live_streams[stream_id] = {
+            "kind": "youtube#liveStream", "etag": _etag(), "id": stream_id,
+            "snippet": {"publishedAt": _now(), "channelId": CHANNEL["channelId"], "title": title, "description": "",
+                        "isDefaultStream": False},
+            "cdn": {"ingestionType": "rtmp", "resolution": "variable", "frameRate": "variable",
+                    "ingestionInfo": {"streamName": stream_name, "ingestionAddress": ingest,
+                                      "backupIngestionAddress": "rtmp://b.rtmp.youtube.com/live2?backup=1"}},
+            "contentDetails": {"isReusable": True},
+            "status": {"streamStatus": "ready", "healthStatus": {"status": health, "configurationIssues": []}},
+        }  # fmt: skip
+        self.set_stream_health(stream_id, health)
+        return stream_id
+
+    def set_stream_health(
+        self, stream_id: str, health: str, *, stream_status: str | None = None, issues: list[Json] | None = None
+    ) -> None:
+        """What YouTube reports next: ``health`` good/ok/bad/noData/revoked, and configurationIssues."""
+        if health not in ("good", "ok", "bad", "noData", "revoked"):
+            raise ValueError(f"not a healthStatus.status: {health}")
+        status = self.live_streams[stream_id]["status"]
+        status["streamStatus"] = stream_status or ("inactive" if health == "noData" else "active")
+        status["healthStatus"] = {
+            "status": health,
+            "lastUpdateTimeSeconds": str(int(time.time())),
+            "configurationIssues": list(issues or []),
+        }
+
+    def _op_liveStreams_list(self, q: dict[str, str], body: Json, media: Media | None, commit: bool = True) -> Json:
+        parts = _parts(q, "liveStreams")
+        if "id" in q and "mine" in q:
+            raise _bad("incompatibleParameters", "Incompatible parameters specified in the request: id, mine")
+        if q.get("mine") == "true":
+            ids = list(self.live_streams)
+        elif "id" in q:
+            ids = [i for i in q["id"].split(",") if i in self.live_streams]
+        else:
+            raise _bad("missingRequiredParameter", "No filter selected. Expected one of: mine, id")
+        return _page("youtube#liveStreamListResponse", [_view(self.live_streams[i], parts) for i in ids], q)
 
     def throttle_chunks(self, seconds: float) -> None:
         """Wait ``seconds`` before answering each chunk PUT (to kill a client mid-upload)."""
