@@ -204,7 +204,7 @@ def cmd_post(args: argparse.Namespace) -> int:
         stages = (*POST_STAGES[: POST_STAGES.index(StageName(args.until)) + 1], StageName.ARCHIVE)
     if args.skip_publish:
         stages = tuple(s for s in stages if s != StageName.PUBLISH)
-    return _run_pipeline(args, stages)
+    return _run_pipeline(args, stages, metrics_file=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
