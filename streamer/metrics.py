@@ -105,8 +105,10 @@ class LiveMetrics:
                 yield from youtube_metrics(self.observers.youtube)
 
     def _info(self) -> GaugeMetricFamily:
-        labels = {"event": self.cfg.event.name, "room": self.cfg.schedule.room or "", "version": __version__}
-        return _gauge("talkcast_info", "The event and room this talkcast live runs; always 1.", 1.0, labels)
+        # Not "room": the scrape job gives each target its `room` label (README), which the
+        # dashboard and the alerts use; an exposed label of that name would be renamed.
+        labels = {"event": self.cfg.event.name, "schedule_room": self.cfg.schedule.room or "", "version": __version__}
+        return _gauge("talkcast_info", "The event and schedule room this talkcast live runs; always 1.", 1.0, labels)
 
 
 class _Collect(Collector):

@@ -136,7 +136,7 @@ def test_relay_and_programme_metrics_count_a_killed_destination_and_hide_the_key
     assert (value(before, "talkcast_programme_peak_dbfs") or -99) > -0.5
     assert -15 < (value(before, "talkcast_programme_loudness_momentary_lufs") or -99) < 0  # a clipped, loud tone
     assert value(before, "talkcast_programme_silence_seconds") == 0.0
-    assert value(before, "talkcast_info", event="metrics test", room="", version="0.1.0") == 1.0
+    assert value(before, "talkcast_info", event="metrics test", schedule_room="", version="0.1.0") == 1.0
     for page in (before, after):
         assert KEY not in page and "rtmp://" not in page
 

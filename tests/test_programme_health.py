@@ -20,7 +20,6 @@ import os
 import signal
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import aiohttp
 import psutil
@@ -32,8 +31,8 @@ from talkcast.schedule import Schedule, Talk
 from talkcast.secrets import Secret, register_secret
 from talkcast.streamer.live import Session, live
 from tests.support.net import free_port
-from tests.support.obs import ObsInstance, obs_config
-from tests.support.programme import make_programme_file
+from tests.support.obs import obs_config
+from tests.support.programme import make_programme_file, talk_scene
 from tests.test_metrics import value
 
 pytestmark = [pytest.mark.obs, pytest.mark.rtmp]
@@ -42,19 +41,6 @@ SILENT = (4.0, 29.0)  # seconds into the talk: 25 s without sound
 STILL = (8.0, 26.0)  # 18 s of one picture
 LATE = 5.0  # a warning must show within this long of its threshold
 EARLY = 1.0  # slack for where "0 s into the talk" is (the scene switch, give or take the fade)
-
-
-def talk_scene(obs: ObsInstance, media: Path) -> None:
-    """Scenes for the evening; the talk scene plays ``media``; OBS sends a keyframe every 2 s."""
-    with obs.session() as call:
-        call("CreateScene", {"sceneName": "Talk"})
-        settings = {"local_file": str(media), "looping": False, "restart_on_activate": True}
-        call("CreateInput", {"sceneName": "Talk", "inputName": "programme", "inputKind": "ffmpeg_source",
-                             "inputSettings": settings})  # fmt: skip
-        for name, value_ in (("UseAdvanced", "true"), ("x264Settings", "keyint=60 min-keyint=60 scenecut=0")):
-            call("SetProfileParameter",
-                 {"parameterCategory": "SimpleOutput", "parameterName": name, "parameterValue": value_})  # fmt: skip
-    obs.create_scenes("Intro", "Break", "Outro")
 
 
 class Watcher:

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from talkcast.secrets import Secret
+from tests.support.obs import ObsInstance
 
 TONE = "sine=frequency=440:sample_rate=48000"  # -18 LUFS: inside speech's range
 
@@ -52,6 +53,19 @@ def make_programme_file(
     ]  # fmt: skip
     subprocess.run(args, check=True, timeout=120)
     return path
+
+
+def talk_scene(obs: ObsInstance, media: Path) -> None:
+    """Scenes for the evening; the talk scene plays ``media``; OBS sends a keyframe every 2 s."""
+    with obs.session() as call:
+        call("CreateScene", {"sceneName": "Talk"})
+        settings = {"local_file": str(media), "looping": False, "restart_on_activate": True}
+        call("CreateInput", {"sceneName": "Talk", "inputName": "programme", "inputKind": "ffmpeg_source",
+                             "inputSettings": settings})  # fmt: skip
+        for name, value_ in (("UseAdvanced", "true"), ("x264Settings", "keyint=60 min-keyint=60 scenecut=0")):
+            call("SetProfileParameter",
+                 {"parameterCategory": "SimpleOutput", "parameterName": name, "parameterValue": value_})  # fmt: skip
+    obs.create_scenes("Intro", "Break", "Outro")
 
 
 class LavfiProgramme:
