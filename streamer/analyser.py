@@ -68,7 +68,11 @@ class ProgrammeAnalyser:
         failures = 0
         while await self._wait_for_programme(stop):
             started = time.monotonic()
-            error = await self._run_once(stop)
+            try:
+                error = await self._run_once(stop)
+            except Exception as err:  # a check must never take the relay (and the stream) down with it
+                log.exception("programme analyser failed")
+                error = f"{type(err).__name__}: {redact(str(err))}"
             if stop.is_set():
                 break
             self.restarts += 1

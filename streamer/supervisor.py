@@ -20,6 +20,10 @@ States: ``connecting`` (first attempt, or waiting for the programme), ``live``
 capped backoff, shown red so a volunteer checks the key or the platform). Every state
 change is journaled (``Kind.DESTINATION``; the safety copy as
 ``Kind.SAFETY_RECORDING``) and logged once with what happens next.
+
+For ``/metrics`` (``streamer.metrics``) each ``Health`` also counts the bytes written
+over every run, the restarts by cause (``exit``, ``stall``, ``start``, ``programme``: OBS
+stopped publishing) and the watchdog's stalls, and keeps when the last video frame went out.
 """
 
 from __future__ import annotations

@@ -207,6 +207,11 @@ class YouTubeWatch:
             text = redact(str(err)) or "no answer"
             self.board.update({"poll": f"cannot ask YouTube about the stream ({text}); retrying"})
             return self.interval
+        except Exception as err:  # an answer we cannot read must not end talkcast live
+            log.exception("YouTube stream health")
+            self.errors += 1
+            self.board.update({"poll": f"cannot read YouTube's answer ({type(err).__name__}); retrying"})
+            return self.interval
         self.board.update(found)
         return self.interval
 

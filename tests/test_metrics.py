@@ -27,8 +27,10 @@ from talkcast.config import (
     LiveConfig,
     MonitorConfig,
     RelayConfig,
+    load_config,
     minimal_config,
 )
+from talkcast.errors import ConfigError
 from talkcast.journal import JournalWriter, now
 from talkcast.schedule import Schedule, Talk
 from talkcast.secrets import Secret, register_secret
@@ -196,3 +198,23 @@ async def test_metrics_can_require_the_token_or_be_turned_off(fake_obs, tmp_path
     cfg = api_config(tmp_path / "b", fake_obs, metrics=False)
     async with running(cfg) as session, aiohttp.ClientSession() as http, http.get(f"{session.api.url}/metrics") as r:
         assert r.status == 404
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("silence_after = -1", "monitor.silence_after: must not be negative (0 turns the check off)"),
+        ("silense_after = 20", "monitor.silense_after: unknown key (did you mean 'silence_after'?)"),
+        ("freeze_noise = 2", "monitor.freeze_noise: must be between 0 and 1, got 2"),
+        ("clip_level = 1.5", "monitor.clip_level: a level in dBFS is 0 or below, got 1.5"),
+        ("quiet_below = -60", "monitor.quiet_below: expected silence_below < quiet_below < loud_above"),
+        ("youtube_quota = 0", "monitor.youtube_quota: must be at least 1 unit"),
+        ('metrics = "yes"', "monitor.metrics: expected true or false, got a string"),
+    ],
+)
+def test_a_bad_monitor_setting_is_one_line_naming_the_file_and_key(tmp_path: Path, line: str, error: str) -> None:
+    path = tmp_path / "event.toml"
+    path.write_text(f'[event]\nname = "x"\noutput_dir = "out"\n[monitor]\n{line}\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert str(info.value) == f"event.toml: {error}"

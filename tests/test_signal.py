@@ -7,13 +7,17 @@ test_programme_health.py.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from talkcast.config import MonitorConfig
+from talkcast.retry import Backoff
+from talkcast.streamer.analyser import ProgrammeAnalyser
 from talkcast.streamer.signal import (
     LOUDNESS_FLOOR,
     Keyframe,
@@ -25,6 +29,8 @@ from talkcast.streamer.signal import (
     lufs,
     pcm_stats,
 )
+from talkcast.streamer.supervisor import ProgrammeInput
+from tests.support.net import until
 from tests.support.programme import make_programme_file
 
 EBUR = "[Parsed_ebur128_0 @ 0x55d0] t: {t}    TARGET:-23 LUFS    M: {m} S: {s}     I: -18.8 LUFS       LRA:   0.0 LU"
@@ -160,3 +166,31 @@ def test_the_analyser_finds_a_silence_and_a_still_picture_in_real_ffmpeg_output(
     assert longest_still == pytest.approx(10, abs=1.1)  # measured at keyframes: to within one GOP
     assert state.samples / (48_000 * 2) == pytest.approx(20, abs=1)  # every second of sound, as float samples
     assert state.silence_seconds == 0 and state.still_seconds == 0  # both over by the end
+
+
+def test_the_analyser_runs_again_when_its_ffmpeg_ends_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A 3 s file read at full speed ends at once: the analyser restarts it and keeps its totals."""
+    media = make_programme_file(tmp_path / "p.mkv", seconds=3)
+
+    async def published() -> bool:
+        return True
+
+    async def scenario() -> tuple[ProgrammeAnalyser, int]:
+        programme = ProgrammeInput(published)
+        await programme.refresh()
+        quick = Backoff(initial=0.1, cap=0.2, immediate_first=True)
+        analyser = ProgrammeAnalyser(lambda: str(media), programme, MonitorConfig(), backoff=quick)
+        stop = asyncio.Event()
+        task = asyncio.create_task(analyser.run(stop))
+        pids: set[int] = set()
+        await until("three runs", lambda: pids.add(analyser.pid or 0) or analyser.restarts >= 3, 30)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        return analyser, len(pids - {0})
+
+    analyser, runs = asyncio.run(scenario())
+    assert runs >= 2 and analyser.last_error.startswith("exited with code 0")
+    assert analyser.state.samples > 0 and not analyser.running and analyser.pid is None
+    assert not analyser.fresh
+    leftovers = [p for p in psutil.Process().children(recursive=True) if p.name() == "ffmpeg"]
+    assert leftovers == []
