@@ -24,11 +24,9 @@ from talkcast.journal import JournalWriter
 from talkcast.schedule import Schedule
 from talkcast.secrets import Secret, register_secret
 from talkcast.streamer.api import ApiServer, serve_api
-from talkcast.streamer.board import WarningBoard
 from talkcast.streamer.clock import Mode
 from talkcast.streamer.controller import Controller, StreamTarget
-from talkcast.streamer.metrics import LiveMetrics
-from talkcast.streamer.observe import Observers, youtube_watch
+from talkcast.streamer.monitoring import Monitoring
 from talkcast.streamer.youtube_health import Fetch
 
 log = logging.getLogger(__name__)
@@ -130,20 +128,14 @@ async def live(
                 relay = await stack.enter_async_context(Relay(cfg, journal))
                 controller.stream_target = StreamTarget(relay.ingest_url, relay.ingest_key)
                 controller.relay_status = relay.status
-            watch = None
-            if youtube is not None and cfg.monitor.youtube:
-                board = WarningBoard("youtube", journal, controller.note)
-                watch = youtube_watch(cfg, schedule, youtube, board, relay)
-            analyser = relay.analyser if relay is not None else None
-            observers = Observers(controller, journal, analyser=analyser, youtube=watch)
-            metrics = LiveMetrics(cfg, controller, relay=relay, observers=observers) if cfg.monitor.metrics else None
+            monitoring = Monitoring.start(cfg, schedule, controller, journal, relay=relay, youtube=youtube)
             api = await stack.enter_async_context(
                 serve_api(
                     controller,
                     host=cfg.live.http_host,
                     port=cfg.live.http_port,
                     token=token,
-                    metrics=metrics.exposition if metrics else None,
+                    metrics=monitoring.page,
                     metrics_token=cfg.monitor.metrics_token,
                 )
             )
@@ -155,7 +147,7 @@ async def live(
                     run = tg.create_task(controller.run(), name="controller")
                     # When the controller ends (stop or fatal error), the screen ends too.
                     run.add_done_callback(lambda _: controller.request_stop())
-                    tg.create_task(observers.run(controller.stopping), name="observers")
+                    tg.create_task(monitoring.run(controller.stopping), name="monitoring")
                     if ui:
                         from talkcast.streamer.ui import run_ui
 

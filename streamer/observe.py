@@ -1,6 +1,6 @@
 """Programme and YouTube warnings during ``talkcast live``: raised, shown, journaled, cleared.
 
-``Observers`` is what ``streamer.live`` adds to a running controller: every
+``Observers`` is what ``streamer.monitoring`` adds to a running controller: every
 ``TICK`` seconds it judges the programme analyser's figures (``streamer.signal.judge``)
 against the talk on air, and it runs the YouTube health poller
 (``streamer.youtube_health``) when one is configured. Their warnings reach the
