@@ -23,6 +23,7 @@ from talkcast.stage import POST_STAGES, StageName
 
 if TYPE_CHECKING:
     from talkcast.app.pipeline import Publisher
+    from talkcast.streamer.youtube_health import Fetch
 
 log = logging.getLogger("talkcast")
 
@@ -232,7 +233,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     return run_live(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui, youtube=youtube)
 
 
-def _youtube_health(cfg: Config) -> Any:
+def _youtube_health(cfg: Config) -> Fetch | None:
     """What ``live`` polls for YouTube's view of the stream, when a YouTube token is there; else None."""
     token = cfg.publish.youtube.token_file
     if not cfg.monitor.youtube or token is None or not token.exists():
