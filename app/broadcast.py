@@ -25,6 +25,7 @@ from talkcast.publish.youtube import EVENT_KEY
 from talkcast.schedule import Schedule, load_schedule
 from talkcast.secrets import redact
 from talkcast.state import StateStore
+from talkcast.streamer.youtube_health import Fetch
 
 log = logging.getLogger("talkcast")
 
@@ -66,7 +67,9 @@ def chapters_after_post(cfg: Config) -> None:
         _say(f"chapters not written: {err}")
 
 
-def run_live_with_broadcast(cfg: Config, schedule: Schedule, *, setup_scenes: bool, mode: str | None, ui: bool) -> int:
+def run_live_with_broadcast(
+    cfg: Config, schedule: Schedule, *, setup_scenes: bool, mode: str | None, ui: bool, youtube: Fetch | None = None
+) -> int:
     """``talkcast live`` with [broadcast] enabled: make sure of the broadcast, then drive it.
 
     When YouTube cannot be reached or refuses at start (no network, quota used up), the
@@ -91,4 +94,4 @@ def run_live_with_broadcast(cfg: Config, schedule: Schedule, *, setup_scenes: bo
         if broadcast_id:
             yt, requests = connect_youtube(cfg, store, retries=2)
             control = LiveControl(yt, requests, broadcast_id)
-        return run_live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui, broadcast=control)
+        return run_live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui, broadcast=control, youtube=youtube)

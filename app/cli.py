@@ -23,6 +23,7 @@ from talkcast.stage import POST_STAGES, StageName
 
 if TYPE_CHECKING:
     from talkcast.app.pipeline import Publisher
+    from talkcast.streamer.youtube_health import Fetch
 
 log = logging.getLogger("talkcast")
 
@@ -217,7 +218,7 @@ def cmd_post(args: argparse.Namespace) -> int:
         stages = (*POST_STAGES[: POST_STAGES.index(StageName(args.until)) + 1], StageName.ARCHIVE)
     if args.skip_publish:
         stages = tuple(s for s in stages if s != StageName.PUBLISH)
-    code = _run_pipeline(args, stages)
+    code = _run_pipeline(args, stages, metrics_file=True)
     if StageName.PUBLISH in stages:
         from talkcast.app.broadcast import chapters_after_post
 
@@ -246,11 +247,27 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     schedule = load_schedule(cfg)
+    youtube = _youtube_health(cfg)
+    options: dict[str, Any] = {"setup_scenes": args.setup_scenes, "mode": args.mode, "ui": not args.no_ui}
     if cfg.broadcast.enabled:
         from talkcast.app.broadcast import run_live_with_broadcast
 
-        return run_live_with_broadcast(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui)
-    return run_live(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui)
+        return run_live_with_broadcast(cfg, schedule, youtube=youtube, **options)
+    return run_live(cfg, schedule, youtube=youtube, **options)
+
+
+def _youtube_health(cfg: Config) -> Fetch | None:
+    """What ``live`` polls for YouTube's view of the stream, when a YouTube token is there; else None."""
+    token = cfg.publish.youtube.token_file
+    if not cfg.monitor.youtube or token is None or not token.exists():
+        return None
+    from talkcast.publish.livestream import stream_lister
+
+    try:
+        return stream_lister(cfg.publish.youtube, cfg.file)
+    except TalkcastError as err:  # the evening goes on without YouTube's view; say why once
+        log.warning("YouTube's view of the stream is not checked: %s", err)
+        return None
 
 
 def cmd_rooms(args: argparse.Namespace) -> int:

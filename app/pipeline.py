@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from talkcast.app.executors import Executor, drain_progress, make_executor
 from talkcast.app.hashing import input_hash, is_current
+from talkcast.app.post_metrics import RunTimes, write_post_metrics
 from talkcast.app.report import RunReport, TalkStatus, detail, fill_from_state, record_failure
 from talkcast.app.stages import POOL_FUNCTIONS
 from talkcast.config import Config
@@ -81,6 +82,7 @@ class Options:
     workers: int = 0
     dry_run: bool = False
     force_metadata: bool = False
+    metrics_file: bool = False  # write the run's timings and outcomes for node_exporter (``post``)
 
 
 def talk_jobs(cfg: Config, cuts: CutList, schedule: Schedule | None, options: Options) -> list[TalkJob]:
@@ -138,8 +140,14 @@ class Run:
     publisher: Publisher | None = None
     report: RunReport = field(default_factory=lambda: RunReport(talks=[]))
     statuses: dict[str, TalkStatus] = field(default_factory=dict)
+    stage_spans: dict[str, tuple[float, float]] = field(default_factory=dict)  # first start, last end
     _jobs: list[TalkJob] | None = None
     _executor: Executor | None = None
+
+    def note_span(self, stage: str, start: float, end: float) -> None:
+        """Widen the stage's span in this run to cover ``start``..``end`` (monotonic seconds)."""
+        first, last = self.stage_spans.get(stage, (start, end))
+        self.stage_spans[stage] = (min(first, start), max(last, end))
 
     @property
     def jobs(self) -> list[TalkJob]:
@@ -194,6 +202,7 @@ def run(
     publisher: Publisher | None = None,
 ) -> RunReport:
     """Run the requested stages for the selected talks and return what happened."""
+    started, finished = time.time(), False
     store = StateStore(cfg.output_dir / "state.db")
     ctx = Run(cfg, options, display, store, _schedule_or_none(cfg, display), publisher)
     try:
@@ -203,13 +212,20 @@ def run(
                 run_in_pool(ctx, [stage for stage in group if isinstance(stage, PoolStage)])
             else:
                 for stage in group:
+                    t0 = time.monotonic()
                     stage.run(ctx)
+                    ctx.note_span(stage.name, t0, time.monotonic())
         for status in ctx.statuses.values():
             fill_from_state(cfg, store, status)
+        finished = True
         return ctx.report
     finally:
         ctx.close()
         write_manifest(store, cfg.output_dir, cfg.event.name)
+        if options.metrics_file:
+            spans = {stage: end - start for stage, (start, end) in ctx.stage_spans.items()}
+            times = RunTimes(started, time.time(), finished, spans)
+            write_post_metrics(cfg.output_dir, cfg.event.name, ctx.report, times)
         store.close()
 
 
@@ -288,6 +304,7 @@ class PoolStage:
             record_failure(run.store, status, self.name, f"{type(err).__name__}: {err}", seconds, run.display)
             return False
         run.store.set_stage(talk_id, self.name, res.status, input_hash=wanted, result=res.to_json(), seconds=seconds)
+        run.note_span(self.name, time.monotonic() - seconds, time.monotonic())
         write_manifest(run.store, run.cfg.output_dir, run.cfg.event.name)
         status.stages[self.name] = res.status
         status.seconds[self.name] = seconds

@@ -13,6 +13,8 @@
 
 The control room (``streamer.room``), a web page for the volunteers, is served on the
 same port under ``/room``, behind the same Host check, with its own login.
+    GET  /metrics                   Prometheus text format (``streamer.metrics``); read-only,
+                                    so without the token unless ``monitor.metrics_token``
 
 Answers: 200 done, 400 a malformed request (unknown action, bad body), 401 no or a
 wrong token, 409 an action that does not apply now, 421 a non-local Host.
@@ -49,6 +51,9 @@ log = logging.getLogger(__name__)
 
 CONTROLLER: web.AppKey[Controller] = web.AppKey("controller", Controller)
 TOKEN: web.AppKey[Secret] = web.AppKey("token", Secret)
+METRICS: web.AppKey[Callable[[], bytes]] = web.AppKey("metrics")
+METRICS_TOKEN: web.AppKey[bool] = web.AppKey("metrics_token", bool)
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -163,10 +168,24 @@ async def _action(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "message": message, "state": controller.snapshot().to_json()})
 
 
+async def _metrics(request: web.Request) -> web.Response:
+    if request.app[METRICS_TOKEN] and not authorized(request.headers.get("Authorization"), request.app[TOKEN]):
+        return web.Response(status=401, text="metrics need 'Authorization: Bearer <token>'\n")
+    # The page is built from in-memory figures in well under a millisecond: no thread needed.
+    return web.Response(body=request.app[METRICS](), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
 def make_app(
-    controller: Controller, token: Secret, *, loopback_only: bool = True, room: Room | None = None
+    controller: Controller,
+    token: Secret,
+    *,
+    loopback_only: bool = True,
+    room: Room | None = None,
+    metrics: Callable[[], bytes] | None = None,
+    metrics_token: bool = False,
 ) -> web.Application:
-    """The aiohttp application: the API, the control room (``room``, or a new one) and the Host check."""
+    """The aiohttp application: the API, the control room (``room``, or a new one), ``/metrics``
+    (built by ``metrics``) and the Host check."""
     app = web.Application(middlewares=[loopback_host_only] if loopback_only else [])
     app[CONTROLLER] = controller
     app[TOKEN] = token
@@ -174,6 +193,9 @@ def make_app(
     app.router.add_post("/api/actions/{action}", _action)
     app.router.add_post("/api/login-codes", _login_code)
     add_routes(app, room or Room(controller))
+    if metrics is not None:
+        app[METRICS], app[METRICS_TOKEN] = metrics, metrics_token
+        app.router.add_get("/metrics", _metrics)
     return app
 
 
@@ -193,7 +215,14 @@ class ApiServer:
 
 @contextlib.asynccontextmanager
 async def serve_api(
-    controller: Controller, *, host: str, port: int, token: Secret, room: Room | None = None
+    controller: Controller,
+    *,
+    host: str,
+    port: int,
+    token: Secret,
+    room: Room | None = None,
+    metrics: Callable[[], bytes] | None = None,
+    metrics_token: bool = False,
 ) -> AsyncIterator[ApiServer]:
     """Serve the API and the control room on ``host:port`` (port 0: any free one) until the block exits."""
     loopback = is_loopback(host)
@@ -203,7 +232,7 @@ async def serve_api(
             "actions still need the token or a control room login",
             host,
         )
-    app = make_app(controller, token, loopback_only=loopback, room=room)
+    app = make_app(controller, token, loopback_only=loopback, room=room, metrics=metrics, metrics_token=metrics_token)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:

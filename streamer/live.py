@@ -35,6 +35,8 @@ from talkcast.streamer.room.web import Room
 if TYPE_CHECKING:
     from talkcast.streamer.broadcast import BroadcastControl, BroadcastDriver
     from talkcast.streamer.relay import Relay
+from talkcast.streamer.monitoring import Monitoring
+from talkcast.streamer.youtube_health import Fetch
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +51,28 @@ def run_live(
     mode: str | None = None,
     ui: bool = True,
     broadcast: BroadcastControl | None = None,
+    youtube: Fetch | None = None,
 ) -> int:
     """Run the live controller until quit/Ctrl-C/SIGTERM; 0 on a clean exit (errors raise).
 
-    ``broadcast`` (from the application layer) is the room's YouTube broadcast to drive.
+    ``broadcast`` (from the application layer) is the room's YouTube broadcast to drive;
+    ``youtube`` asks YouTube for the bound liveStream (``streamer.youtube_health``).
     """
     # The volunteer's running commentary (scene switches, reconnects) is INFO.
     streamer_log = logging.getLogger("streamer")
     if streamer_log.level == logging.NOTSET:
         streamer_log.setLevel(logging.INFO)
     return asyncio.run(
-        live(cfg, schedule, setup_scenes=setup_scenes, mode=mode, ui=ui, show_login=True, broadcast=broadcast)
+        live(
+            cfg,
+            schedule,
+            setup_scenes=setup_scenes,
+            mode=mode,
+            ui=ui,
+            show_login=True,
+            broadcast=broadcast,
+            youtube=youtube,
+        )
     )
 
 
@@ -127,6 +140,7 @@ async def live(
     handle_signals: bool = True,
     show_login: bool = False,
     broadcast: BroadcastControl | None = None,
+    youtube: Fetch | None = None,
 ) -> int:
     """The async body of ``run_live``; ``on_ready`` gets the running session (tests, embedders).
 
@@ -138,6 +152,7 @@ async def live(
         async with contextlib.AsyncExitStack() as stack:
             if handle_signals:
                 await stack.enter_async_context(_signals(controller))
+            relay = None
             if cfg.destinations and cfg.live.stream:
                 # Imported here: the relay is only needed when there is somewhere to stream to.
                 from talkcast.streamer.relay import Relay
@@ -145,12 +160,19 @@ async def live(
                 relay = await stack.enter_async_context(Relay(cfg, journal))
                 controller.stream_target = StreamTarget(relay.ingest_url, relay.ingest_key)
                 controller.relay_status = relay.status
-            else:
-                relay = None
             driver = _broadcast_driver(cfg, controller, journal, broadcast, relay) if broadcast else None
+            monitoring = Monitoring.start(cfg, schedule, controller, journal, relay=relay, youtube=youtube)
             room = Room(controller)
             api = await stack.enter_async_context(
-                serve_api(controller, host=cfg.live.http_host, port=cfg.live.http_port, token=token, room=room)
+                serve_api(
+                    controller,
+                    host=cfg.live.http_host,
+                    port=cfg.live.http_port,
+                    token=token,
+                    room=room,
+                    metrics=monitoring.page,
+                    metrics_token=cfg.monitor.metrics_token,
+                )
             )
             session = Session(controller, api, token, room)
             controller.note(f"live API on {api.url}/api/state")
@@ -172,6 +194,7 @@ async def live(
                     run.add_done_callback(lambda _: controller.request_stop())
                     if driver is not None:
                         tg.create_task(driver.run(controller.stopping), name="broadcast")
+                    tg.create_task(monitoring.run(controller.stopping), name="monitoring")
                     if ui:
                         from talkcast.streamer.ui import run_ui
 

@@ -164,6 +164,37 @@ class LiveConfig:
 
 
 @dataclass(frozen=True)
+class MonitorConfig:
+    """The [monitor] table: /metrics, the programme's sound and picture, YouTube's own view.
+
+    A threshold of 0 turns its check off. Levels are LUFS (EBU R128 loudness) or dBFS.
+    """
+
+    metrics: bool = True  # serve Prometheus metrics at /metrics on the live API
+    metrics_token: bool = False  # true: /metrics needs the action token, like the actions
+    signal: bool = True  # analyse the programme as it goes out (needs the relay: [[destinations]])
+    silence_after: float = 20.0  # seconds of silence during a talk before the warning
+    silence_below: float = -50.0  # momentary LUFS below which the programme counts as silent
+    freeze_after: float = 10.0  # seconds of an unchanged picture during a talk before the warning
+    # How different two keyframes must be (mean absolute difference, 0..1) to count as a change.
+    # ffmpeg's default is 0.001, but the encoder keeps refining a picture that just stopped, so
+    # the first keyframes of a real freeze differ by about that much: 0.003 catches them.
+    freeze_noise: float = 0.003
+    # After the stream's lossy AAC a hard-clipped mic decodes a few tenths of a dB below full
+    # scale, so "clipped" is "at or above -1 dBFS" (EBU R128's true-peak ceiling), and the
+    # warning needs many such samples (a clipping mic gives thousands a second), not one peak.
+    clip_level: float = -1.0  # dBFS: a sample at least this loud counts as clipped
+    clip_samples: int = 100  # clipped samples within 5 s that raise the warning
+    quiet_below: float = -36.0  # short-term LUFS during a talk: quieter than this is too quiet...
+    loud_above: float = -9.0  # ...and louder than this too loud for speech
+    loudness_after: float = 10.0  # seconds outside that range before the warning
+    youtube: bool = True  # ask YouTube how it receives the stream (needs publish.youtube.token_file)
+    youtube_stream_id: str = ""  # default: the liveStream whose key a youtube destination uses
+    youtube_quota: int = 1000  # quota units a day the polling may spend (of 10,000)
+    youtube_min_interval: float = 15.0  # seconds; never poll more often than this
+
+
+@dataclass(frozen=True)
 class RecordingConfig:
     """The [recording] table: how talks are found and cut in the recordings."""
 
@@ -298,6 +329,7 @@ class Config:
     destinations: tuple[DestinationConfig, ...] = ()
     relay: RelayConfig = field(default_factory=RelayConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
@@ -362,6 +394,7 @@ def _check(loader: Loader, cfg: Config) -> None:
         loader.fail("event.secrets_file", f"file '{cfg.event.secrets_file}' does not exist")
     _check_destinations(loader, cfg)
     _check_broadcast(loader, cfg)
+    _check_monitor(loader, cfg.monitor)
     for key, port, lowest in (
         ("obs.port", cfg.obs.port, 1),
         ("relay.ingest_port", cfg.relay.ingest_port, 1),
@@ -407,6 +440,20 @@ def broadcast_destination(cfg: Config) -> DestinationConfig | None:
     """The ``kind = "youtube"`` destination the [broadcast] feeds, or None."""
     name = cfg.broadcast.destination
     return next((d for d in cfg.destinations if d.kind == "youtube" and name in ("", d.name)), None)
+
+
+def _check_monitor(loader: Loader, mon: MonitorConfig) -> None:
+    for name in ("silence_after", "freeze_after", "loudness_after", "clip_samples", "youtube_min_interval"):
+        if getattr(mon, name) < 0:
+            loader.fail(f"monitor.{name}", "must not be negative (0 turns the check off)")
+    if not 0 < mon.freeze_noise < 1:
+        loader.fail("monitor.freeze_noise", f"must be between 0 and 1, got {mon.freeze_noise:g}")
+    if mon.clip_level > 0:
+        loader.fail("monitor.clip_level", f"a level in dBFS is 0 or below, got {mon.clip_level:g}")
+    if not mon.silence_below < mon.quiet_below < mon.loud_above:
+        loader.fail("monitor.quiet_below", "expected silence_below < quiet_below < loud_above")
+    if mon.youtube_quota < 1:
+        loader.fail("monitor.youtube_quota", "must be at least 1 unit")
 
 
 def ensure_output_dir(cfg: Config) -> Path:

@@ -19,6 +19,7 @@ from talkcast.config import ObsConfig
 from talkcast.secrets import Secret, register_secret
 from tests.fakes.obs_server import FakeObs
 from tests.support.obs import ObsInstance
+from tests.support.prometheus import PrometheusServer
 from tests.support.rtmp import RtmpServer
 
 
@@ -82,6 +83,24 @@ def rtmp_factory(tmp_path: Path) -> Iterator[Callable[..., RtmpServer]]:
         if start:
             server.start()
         return server
+
+    try:
+        yield make
+    finally:
+        for server in made:
+            server.stop()
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., PrometheusServer]]:
+    """A factory of started Prometheus servers (``PrometheusServer``'s keywords); all stopped after the test."""
+    made: list[PrometheusServer] = []
+    counter = itertools.count()
+
+    def make(**kwargs: Any) -> PrometheusServer:
+        server = PrometheusServer(tmp_path / f"prometheus{next(counter)}", **kwargs)
+        made.append(server)
+        return server.start()
 
     try:
         yield make

@@ -8,6 +8,9 @@ discovery document google-api-python-client ships, Google's quota costs, and Goo
 errors. Faults are injected on demand: a 503 on a chunk, a connection dropped mid-chunk,
 expired access tokens, quota exhaustion, ``uploadLimitExceeded``.
 
+For ``talkcast live``'s health poller, ``liveStreams.list`` also answers with the streams
+made by ``add_live_stream``, with the health a test sets by ``set_stream_health``.
+
 It speaks TLS with a throwaway self-signed certificate: the client keeps the discovery
 document's ``https`` scheme for media upload URLs whatever ``api_endpoint`` says. Build a
 client against it like this::
@@ -1093,7 +1096,10 @@ class YouTubeTestServer:
         return active
 
     def _stream_view(self, stream: Json, parts: set[str]) -> Json:
-        """The stream with its status as of now: active while something publishes to it."""
+        """The stream with its status as of now: active while something publishes to it
+        (or, for a stream from ``add_live_stream``, the health a test set)."""
+        if "status" in stream:
+            return _view(stream, parts)
         active = self._stream_active(stream)
         state = "active" if active else "inactive" if stream["id"] in self._ever_active else "ready"
         health = {"status": "good" if active else "noData", "lastUpdateTimeSeconds": int(time.time()),
@@ -1338,6 +1344,39 @@ class YouTubeTestServer:
     # The installed-app flow (google-auth-oauthlib) sends the browser to auth_uri, which here
     # consents at once and redirects to the loopback redirect_uri with a one-time code; the
     # flow then exchanges the code (with its PKCE verifier) at the token endpoint.
+
+    # -- liveStreams: the stream talkcast live feeds, and its health as YouTube sees it ----------
+
+    def add_live_stream(self, stream_name: str, *, title: str = "talkcast", health: str = "noData") -> str:
+        """A reusable RTMP liveStream whose key is ``stream_name``; returns its id."""
+        stream_id = secrets.token_urlsafe(16)
+        ingest = "rtmp://a.rtmp.youtube.com/live2"
+        self.live_streams[stream_id] = {
+            "kind": "youtube#liveStream", "etag": _etag(), "id": stream_id,
+            "snippet": {"publishedAt": _now(), "channelId": CHANNEL["channelId"], "title": title, "description": "",
+                        "isDefaultStream": False},
+            "cdn": {"ingestionType": "rtmp", "resolution": "variable", "frameRate": "variable",
+                    "ingestionInfo": {"streamName": stream_name, "ingestionAddress": ingest,
+                                      "backupIngestionAddress": "rtmp://b.rtmp.youtube.com/live2?backup=1"}},
+            "contentDetails": {"isReusable": True},
+            "status": {"streamStatus": "ready", "healthStatus": {"status": health, "configurationIssues": []}},
+        }  # fmt: skip
+        self.set_stream_health(stream_id, health)
+        return stream_id
+
+    def set_stream_health(
+        self, stream_id: str, health: str, *, stream_status: str | None = None, issues: list[Json] | None = None
+    ) -> None:
+        """What YouTube reports next: ``health`` good/ok/bad/noData/revoked, and configurationIssues."""
+        if health not in ("good", "ok", "bad", "noData", "revoked"):
+            raise ValueError(f"not a healthStatus.status: {health}")
+        status = self.live_streams[stream_id]["status"]
+        status["streamStatus"] = stream_status or ("inactive" if health == "noData" else "active")
+        status["healthStatus"] = {
+            "status": health,
+            "lastUpdateTimeSeconds": str(int(time.time())),
+            "configurationIssues": list(issues or []),
+        }
 
     def throttle_chunks(self, seconds: float) -> None:
         """Wait ``seconds`` before answering each chunk PUT (to kill a client mid-upload)."""
