@@ -209,8 +209,12 @@ class ApiServer:
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:8787``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return base_url(self.host, self.port)
+
+
+def base_url(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @contextlib.asynccontextmanager

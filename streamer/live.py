@@ -14,8 +14,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ from talkcast.config import Config
 from talkcast.errors import ConfigError
 from talkcast.fsutil import LockHeld, atomic_write_text
 from talkcast.journal import JournalWriter
+from talkcast.process import on_stop_signals
 from talkcast.schedule import Schedule
 from talkcast.secrets import Secret, register_secret
 from talkcast.streamer.api import ApiServer, serve_api
@@ -102,9 +102,8 @@ def api_token(cfg: Config) -> Secret:
     return token
 
 
-@contextlib.asynccontextmanager
-async def _signals(controller: Controller) -> AsyncIterator[None]:
-    loop = asyncio.get_running_loop()
+def _stop_handler(controller: Controller) -> Callable[[str], None]:
+    """The first Ctrl-C/SIGTERM shuts down cleanly, a second one gives up on that."""
     main = asyncio.current_task()
     count = 0
 
@@ -117,16 +116,7 @@ async def _signals(controller: Controller) -> AsyncIterator[None]:
         elif main is not None:
             main.cancel()  # a second signal: give up on a clean shutdown
 
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, on_signal, sig.name)
-            installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+    return on_signal
 
 
 async def live(
@@ -151,7 +141,7 @@ async def live(
         token = api_token(cfg)
         async with contextlib.AsyncExitStack() as stack:
             if handle_signals:
-                await stack.enter_async_context(_signals(controller))
+                stack.enter_context(on_stop_signals(_stop_handler(controller)))
             relay = None
             if cfg.destinations and cfg.live.stream:
                 # Imported here: the relay is only needed when there is somewhere to stream to.

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ import aiohttp
 from aiohttp import web
 
 from talkcast.errors import ConfigError
-from talkcast.streamer.api import is_loopback
+from talkcast.process import on_stop_signals
+from talkcast.streamer.api import base_url, is_loopback
 from talkcast.streamer.overview.watch import INTERVAL, TIMEOUT, Rooms
 from talkcast.streamer.overview.web import Overview, make_app
 from talkcast.streamer.room.terminal import login_banner, public_base
@@ -43,8 +43,7 @@ class OverviewSession:
     @property
     def url(self) -> str:
         """Base URL as bound, e.g. ``http://127.0.0.1:8790``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return base_url(self.host, self.port)
 
     def login_url(self) -> str:
         """A fresh one-time link into the overview, at the address other devices use."""
@@ -77,21 +76,6 @@ async def _serving(app: web.Application, host: str, port: int) -> AsyncIterator[
         yield int(runner.addresses[0][1]) if runner.addresses else port
     finally:
         await runner.cleanup()
-
-
-@contextlib.contextmanager
-def _until_signal(stopping: asyncio.Event) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stopping.set)
-            installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
 
 
 def _print_login(session: OverviewSession, *, fresh: str) -> None:
@@ -170,7 +154,7 @@ async def rooms_overview(
             log.info("overview of %s from %s on %s/rooms", what, file, public_base(host, bound))
             with contextlib.ExitStack() as stack:
                 if handle_signals:
-                    stack.enter_context(_until_signal(stopping))
+                    stack.enter_context(on_stop_signals(lambda _name: stopping.set()))
                 if show_login:
                     _print_login(session, fresh="press Enter for a fresh one")
                     stack.enter_context(_enter_for_a_fresh_link(session))
