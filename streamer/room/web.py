@@ -26,8 +26,11 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from talkcast.streamer.controller import ActionError, Controller
-from talkcast.streamer.room.auth import (
+from talkcast.streamer.room.preview import NoPreview, Preview
+from talkcast.streamer.room.view import BUTTONS, CONFIRM, BadAction, check_action, view_model
+from talkcast.webauth import (
     CSRF_HEADER,
+    PAGE_HEADERS,
     LoginCodes,
     RoomSession,
     Sessions,
@@ -35,26 +38,12 @@ from talkcast.streamer.room.auth import (
     csrf_ok,
     origin_ok,
 )
-from talkcast.streamer.room.preview import NoPreview, Preview
-from talkcast.streamer.room.view import BUTTONS, CONFIRM, BadAction, check_action, view_model
 
 log = logging.getLogger(__name__)
 
 POLL = 0.1  # seconds between looks at the state for each open event stream (plus a wake-up on actions)
 KEEPALIVE = 15.0  # seconds of silence after which an event stream gets a comment line
 STATIC = {"room.css": "text/css", "room.js": "text/javascript"}
-# The pages load nothing from elsewhere and run no inline script: a strict policy costs nothing.
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": CSP,
-    "Referrer-Policy": "no-referrer",  # the login URL's code never leaves in a Referer
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
 
 
 class Room:
