@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from talkcast.config import Config
+from talkcast.cutedit import REVIEWED
 from talkcast.cuts import CutList, Span, TalkCut, read_cuts, talk_table, write_cuts
 from talkcast.journal import Entry, Kind, read_journal
 from talkcast.recorder.recordings import (
@@ -300,7 +301,8 @@ def merge_edits(
             diff = describe_difference(mine, plan)
             kept.append(f"talk '{new.id}': kept your edit ({diff})")
             notes[new.id] = f"kept your edit; plan now says: {diff}"
-            talks.append(replace(current, origin="edited"))
+            # Times set on the review page stay marked as such; any other change is a hand edit.
+            talks.append(replace(current, origin=REVIEWED if current.origin == REVIEWED else "edited"))
         else:
             talks.append(new)
     for current in existing.talks if existing else ():
@@ -360,7 +362,9 @@ def run_plan(cfg: Config, schedule: Schedule, store: StateStore) -> PlanReport:
     summary = []
     for talk in talks:
         how = details.get(talk.id)
-        if talk.origin == "edited" or how is None:
+        if talk.origin == REVIEWED:
+            summary.append(summary_line(talk, "the review page (`talkcast review`)"))
+        elif talk.origin == "edited" or how is None:
             summary.append(summary_line(talk, "your edit of cuts.toml"))
         else:
             summary.append(summary_line(talk, how.detail, how.gaps))
