@@ -29,7 +29,7 @@ import numpy as np
 from talkcast.recorder.signals import AudioTrack, PictureTrack
 from talkcast.timecode import format_clock
 
-__all__ = ["Evidence", "Suggestion", "Word", "evidence", "in_speech", "suggest"]
+__all__ = ["STRONG_SCORE", "Evidence", "Suggestion", "Word", "describe", "evidence", "in_speech", "suggest"]
 
 Which = Literal["start", "end"]
 MIN_SILENCE = 1.5  # seconds of quiet that count as a silence
@@ -39,6 +39,7 @@ CLUSTER = 2.0  # seconds within which evidence counts for one suggestion
 NEAR = 0.5  # a suggestion this close to the planned time is no suggestion
 LEAD = 0.3  # seconds of quiet kept before the first word
 PICTURE_CHANGE = 25.0  # mean difference (0..255) of the picture before and after that counts
+STRONG_SCORE = 0.75  # a suggestion this sure is worth a flag on the talk list
 _CLOSING = re.compile(r"\b(thank you|thanks|questions)\b")
 
 
