@@ -81,6 +81,8 @@
       $('approved').textContent = talk.approved || 'Not approved yet.';
       $('status').textContent = talk.row.status;
       $('status').dataset.value = talk.row.status;
+      $('origin').textContent = talk.row.origin;
+      $('duration').textContent = talk.row.duration;
       $('flags').replaceChildren(...talk.row.flags.map((f) => item('li', f)));
     }
 
