@@ -28,9 +28,12 @@ from talkcast.recorder.smart import SourceIndex, frame_range
 
 __all__ = ["PREVIEW_HALF", "Window", "make_preview", "preview_args", "window_around"]
 
-PREVIEW_HALF = 30.0  # seconds of recording either side of the moment looked at
+# Seconds of recording either side of the moment looked at. Decoding 1080p is what a
+# preview costs (benchmarks/bench_review.py): 20 s are ready in a few seconds, and the
+# page asks for the next stretch when a step goes past the edge.
+PREVIEW_HALF = 10.0
 PREVIEW_HEIGHT = 240  # lines: enough to see a slide change or a speaker walk off
-_VERSION = 1  # bump when the arguments change, so old cached previews are not reused
+_VERSION = 2  # bump when the arguments change, so old cached previews are not reused
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,15 @@ def preview_args(window: Window, out: Path, *, audio: bool = True, height: int =
     The video input seeks half a frame early, so the window's first frame is the first
     one decoded and kept (as the cut's pieces do); exactly ``frames`` frames are encoded
     and re-stamped ``k / fps``. The audio input seeks to the first frame's own time.
-    Keyframes every second keep the browser's seeks and frame steps quick.
+    Keyframes every second keep the browser's seeks and frame steps quick. (The video
+    input is decoded without deblocking: see ``PREVIEW_HALF``.)
     """
     fps = window.fps
     seek = max(0.0, window.start - window.index.frame_duration / 2)
     src = str(window.index.path)
-    args = ["-ss", f"{seek:.6f}", "-i", src]
+    # No deblocking and the decoder's fast path: half the decoding time, invisible at 240
+    # lines, and the same frames in the same order.
+    args = ["-skip_loop_filter", "all", "-flags2", "+fast", "-ss", f"{seek:.6f}", "-i", src]
     if audio:
         args += ["-ss", f"{window.start:.6f}", "-i", src]
     args += ["-map", "0:v:0", "-frames:v", str(window.frames), "-fps_mode", "passthrough"]

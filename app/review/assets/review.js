@@ -95,8 +95,7 @@
         this.data = null;
         this.k = 0;
         this.planned = null;
-        this.pending = null; // the recording time to show once a new preview is ready
-        this.video.addEventListener('loadeddata', () => this.ready());
+        this.queue = Promise.resolve(); // steps, jumps and sets, one after another
         this.video.addEventListener('timeupdate', () => { if (!this.video.paused) this.follow(); });
         this.video.addEventListener('pause', () => this.follow());
         this.video.addEventListener('error', () => this.say('The preview could not be played.'));
@@ -108,6 +107,20 @@
 
       say(text) { this.section.querySelector('.position').textContent = text; }
 
+      // Keys pressed while a preview loads wait for it: each step starts where the last one ended.
+      act(work) {
+        this.queue = this.queue.then(work).catch((err) => this.say(`Something went wrong: ${err.message}`));
+        return this.queue;
+      }
+
+      // The video's next ``name`` event, or 10 s without one (a broken preview must not stall the keys).
+      event(name) {
+        return new Promise((resolve) => {
+          this.video.addEventListener(name, resolve, { once: true });
+          setTimeout(resolve, 10000);
+        });
+      }
+
       async load(at) {
         const query = at == null ? '' : `?at=${encodeURIComponent(at.toFixed(3))}`;
         this.say(`Making the preview${at == null ? '' : ' around ' + clock(at)}…`);
@@ -116,20 +129,16 @@
         if (!response.ok) { this.say(answer.error || `Could not load it (${response.status}).`); return; }
         this.data = answer;
         this.planned = answer.planned;
-        this.pending = at == null ? answer.planned : at;
         this.section.querySelector('.planned').textContent = answer.planned_clock;
         this.section.querySelector('.speech').hidden = !answer.in_speech;
         this.suggestions();
         this.words();
-        if (this.video.getAttribute('src') !== answer.preview.url) this.video.src = answer.preview.url;
-        else this.ready();
-      }
-
-      ready() {
-        if (this.pending == null || !this.data) return;
-        const target = this.pending;
-        this.pending = null;
-        this.show(this.frameAt(target));
+        if (this.video.getAttribute('src') !== answer.preview.url) {
+          const loaded = this.event('loadeddata');
+          this.video.src = answer.preview.url;
+          await loaded;
+        }
+        await this.show(this.frameAt(at == null ? answer.planned : at));
       }
 
       get times() { return this.data.preview.frame_times; }
@@ -142,10 +151,12 @@
         return best;
       }
 
-      show(k) {
+      async show(k) {
         this.k = Math.max(0, Math.min(this.times.length - 1, k));
+        const seeked = this.event('seeked');
         this.video.currentTime = (this.k + 0.5) / this.fps;
         this.report();
+        await seeked;
       }
 
       follow() {
@@ -166,30 +177,35 @@
       }
 
       step(what) {
-        if (!this.data) return;
         if (what === 'play') { if (this.video.paused) this.video.play(); else this.video.pause(); return; }
-        this.video.pause();
-        const sign = what[0] === '-' ? -1 : 1;
-        const frames = what.endsWith('f') ? 1 : Math.round(parseFloat(what.slice(1)) * this.fps);
-        this.go(this.k + sign * frames);
+        this.act(async () => {
+          if (!this.data) return;
+          this.video.pause();
+          const sign = what[0] === '-' ? -1 : 1;
+          const frames = what.endsWith('f') ? 1 : Math.round(parseFloat(what.slice(1)) * this.fps);
+          await this.go(this.k + sign * frames);
+        });
       }
 
-      go(k) {
-        if (k >= 0 && k < this.times.length) { this.show(k); return; }
+      async go(k) {
+        if (k >= 0 && k < this.times.length) { await this.show(k); return; }
         // Past this preview's edge: ask for the one around where we are going.
         const edge = k < 0 ? 0 : this.times.length - 1;
-        this.load(Math.max(0, this.times[edge] + (k - edge) / this.fps));
+        await this.load(Math.max(0, this.times[edge] + (k - edge) / this.fps));
       }
 
       jump(t) {
         this.video.pause();
-        if (this.data && t >= this.times[0] && t <= this.times[this.times.length - 1]) this.show(this.frameAt(t));
-        else this.load(t);
+        this.act(async () => {
+          if (this.data && t >= this.times[0] && t <= this.times[this.times.length - 1]) await this.show(this.frameAt(t));
+          else await this.load(t);
+        });
       }
 
-      async setHere() {
-        if (!this.data) return;
-        await this.post({ which: this.which, preview: this.data.preview.name, frame: this.k });
+      setHere() {
+        this.act(async () => {
+          if (this.data) await this.post({ which: this.which, preview: this.data.preview.name, frame: this.k });
+        });
       }
 
       async post(body) {
@@ -209,7 +225,7 @@
           look.addEventListener('click', (e) => { e.stopPropagation(); this.jump(s.at); });
           const use = item('button', `Set ${this.which} to ${s.clock}`, 'use');
           use.type = 'button';
-          use.addEventListener('click', (e) => { e.stopPropagation(); this.post({ which: this.which, at: s.at }); });
+          use.addEventListener('click', (e) => { e.stopPropagation(); this.act(() => this.post({ which: this.which, at: s.at })); });
           li.append(look, use, item('span', s.text));
           return li;
         });
@@ -260,7 +276,7 @@
 
     document.querySelectorAll('section.boundary').forEach((s) => { players[s.dataset.which] = new Player(s); });
     activate(players.start);
-    Object.values(players).forEach((p) => p.load(null));
+    Object.values(players).forEach((p) => p.act(() => p.load(null)));
 
     const keys = {
       ArrowLeft: (e) => (e.shiftKey ? '-1s' : '-1f'), ArrowRight: (e) => (e.shiftKey ? '+1s' : '+1f'),
