@@ -27,8 +27,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from talkcast.config import Config
-from talkcast.cutedit import REVIEWED
-from talkcast.cuts import CutList, Span, TalkCut, read_cuts, talk_table, write_cuts
+from talkcast.cutedit import REVIEWED, update_cuts
+from talkcast.cuts import CutList, Span, TalkCut, read_cuts, talk_table
 from talkcast.journal import Entry, Kind, read_journal
 from talkcast.recorder.recordings import (
     VIDEO_EXTENSIONS,
@@ -356,7 +356,8 @@ def run_plan(cfg: Config, schedule: Schedule, store: StateStore) -> PlanReport:
     details = {p.cut.id: p for p in planned}
     for p in planned:
         notes.setdefault(p.cut.id, f"times from {p.detail}")
-    write_cuts(path, talks, notes=notes)
+    # A person's comments and layout survive: only what plan changes is rewritten.
+    update_cuts(path, talks, notes=notes)
     for p in planned:
         store.put(p.cut.id, STORE_KEY, _comparable(talk_table(p.cut, path.parent)))
     summary = []

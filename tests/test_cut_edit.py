@@ -8,7 +8,7 @@ import pytest
 
 from talkcast.approval import approval_of, approve, history, note_change
 from talkcast.cutedit import set_bounds
-from talkcast.cuts import read_cuts
+from talkcast.cuts import TalkCut, read_cuts
 from talkcast.errors import ConfigError
 from talkcast.state import StateStore
 
@@ -115,3 +115,27 @@ def test_plan_keeps_times_set_on_the_review_page_and_says_where_they_came_from(c
     talks, kept, _ = merge_edits([planned], read_cuts(cuts), {}, cuts.parent)
     assert talks[0].origin == "reviewed" and talks[0].spans[0].start == 70.0
     assert kept[0] == "talk 'kafka': kept your edit (start: yours 00:01:10.000, plan 00:01:02.500)"
+
+
+def test_plans_rewrite_changes_only_what_changed_and_keeps_every_comment(cuts: Path) -> None:
+    from dataclasses import replace
+
+    from talkcast.cutedit import update_cuts
+    from talkcast.cuts import Span
+
+    kafka, panel = read_cuts(cuts).talks
+    moved = replace(kafka, spans=(replace(kafka.spans[0], end=1835.5),))
+    late = TalkCut("late", "A late addition", (Span(cuts.parent / "recordings/evening.mkv", 4000.0, 4100.0),))
+    update_cuts(cuts, [moved, panel, late], notes={"late": "times from journal markers", "kafka": "ignored"})
+    text = cuts.read_text()
+    assert text.startswith(ORGANISERS_FILE.replace('end = "00:30:30"', 'end = "00:30:35.500"'))
+    assert text.endswith(
+        '\n\n# times from journal markers\n[[talk]]\nid = "late"\ntitle = "A late addition"\nspeakers = []\n'
+        'source = "recordings/evening.mkv"\nstart = "01:06:40.000"\nend = "01:08:20.000"\n'
+    )
+    assert [t.id for t in read_cuts(cuts).talks] == ["kafka", "panel", "late"]
+    update_cuts(cuts, [moved, panel, late])
+    assert cuts.read_text() == text  # nothing changed: not a byte
+    update_cuts(cuts, [moved, late])  # the panel's speaker withdrew consent
+    assert [t.id for t in read_cuts(cuts).talks] == ["kafka", "late"]
+    assert "# Anna: checked kafka against the stream on Friday" in cuts.read_text()
