@@ -137,3 +137,7 @@ async def test_set_here_writes_that_frames_time_keeping_comments_and_approve_rec
             [row] = (await r.json())["rows"]
         assert row["approved"].startswith("Anna, ") and row["origin"] == "review page"
         assert json.dumps(row).count("schedule only") == 0
+
+        event.cuts.write_text("[[talk]\n")  # someone saves a broken cuts.toml while the page is open
+        async with http.get(server.base + "/review/list.json") as r:
+            assert r.status == 409 and (await r.json())["error"].startswith("cuts.toml: ")

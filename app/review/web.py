@@ -29,7 +29,7 @@ from talkcast.approval import approval_of, approve, note_change
 from talkcast.config import Config
 from talkcast.cutedit import set_bounds
 from talkcast.cuts import CutList, TalkCut, read_cuts
-from talkcast.errors import ConfigError, MediaError
+from talkcast.errors import ConfigError, MediaError, TalkcastError
 from talkcast.schedule import Schedule
 from talkcast.state import StateStore
 from talkcast.talks import clean_line
@@ -367,6 +367,18 @@ async def _no_icon(request: web.Request) -> web.Response:
 
 
 @web.middleware
+async def _one_line_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """cuts.toml edited into something unreadable while the page is open: say so in one line."""
+    try:
+        return await handler(request)
+    except TalkcastError as err:
+        log.warning("review: %s", err)
+        return _refuse(409, str(err))
+
+
+@web.middleware
 async def _loopback_host_only(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
@@ -377,7 +389,7 @@ async def _loopback_host_only(
 
 def make_app(review: Review, *, loopback_only: bool = True) -> web.Application:
     """The review server's application: every route, behind the Host check when bound to loopback."""
-    app = web.Application(middlewares=[_loopback_host_only] if loopback_only else [])
+    app = web.Application(middlewares=[*([_loopback_host_only] if loopback_only else []), _one_line_errors])
     app[REVIEW] = review
     app.router.add_get("/", _root)
     app.router.add_get("/favicon.ico", _no_icon)
