@@ -29,7 +29,9 @@ import numpy as np
 from talkcast.recorder.signals import AudioTrack, PictureTrack
 from talkcast.timecode import format_clock
 
-__all__ = ["STRONG_SCORE", "Evidence", "Suggestion", "Word", "describe", "evidence", "in_speech", "suggest"]
+__all__ = [
+    "STRONG_SCORE", "Evidence", "Suggestion", "Word", "agreement", "describe", "evidence", "in_speech", "suggest",
+]  # fmt: skip
 
 Which = Literal["start", "end"]
 MIN_SILENCE = 1.5  # seconds of quiet that count as a silence
@@ -219,27 +221,21 @@ def evidence(
     return sorted(found, key=lambda e: e.at)
 
 
-def suggest(planned: float, found: Sequence[Evidence], *, window: float, limit: int = 2) -> list[Suggestion]:
-    """The best ``limit`` suggestions within ``window`` seconds of ``planned``, best first.
-
-    Evidence within ``CLUSTER`` seconds of each other makes one suggestion, at the time
-    of its weightiest item; its score combines them (each independent evidence adds).
-    """
+def _clusters(planned: float, found: Sequence[Evidence], window: float) -> list[Suggestion]:
+    """Evidence within ``CLUSTER`` seconds of each other as one candidate each, scored."""
     near = [e for e in sorted(found, key=lambda e: e.at) if abs(e.at - planned) <= window]
-    clusters: list[list[Evidence]] = []
+    groups: list[list[Evidence]] = []
     for item in near:
-        if clusters and item.at - clusters[-1][0].at <= CLUSTER:
-            clusters[-1].append(item)
+        if groups and item.at - groups[-1][0].at <= CLUSTER:
+            groups[-1].append(item)
         else:
-            clusters.append([item])
+            groups.append([item])
     made = []
-    for group in clusters:
+    for group in groups:
         best = max(group, key=lambda e: e.weight)
         kinds = {e.kind: e for e in sorted(group, key=lambda e: e.weight)}  # one of each kind counts
         score = 1.0 - float(np.prod([1.0 - e.weight for e in kinds.values()]))
         score *= 1.0 - 0.3 * min(1.0, abs(best.at - planned) / window)
-        if abs(best.at - planned) < NEAR:
-            continue
         ordered = sorted(kinds.values(), key=lambda e: -e.weight)
         made.append(
             Suggestion(
@@ -249,6 +245,25 @@ def suggest(planned: float, found: Sequence[Evidence], *, window: float, limit: 
                 kinds=tuple(e.kind for e in ordered),
             )
         )
+    return made
+
+
+def agreement(planned: float, found: Sequence[Evidence], *, window: float) -> Suggestion | None:
+    """The evidence that agrees with the planned time (within ``NEAR`` seconds), if any."""
+    here = [s for s in _clusters(planned, found, window) if abs(s.at - planned) < NEAR]
+    return max(here, key=lambda s: s.score, default=None)
+
+
+def suggest(planned: float, found: Sequence[Evidence], *, window: float, limit: int = 2) -> list[Suggestion]:
+    """The best ``limit`` suggestions within ``window`` seconds of ``planned``, best first.
+
+    Evidence within ``CLUSTER`` seconds of each other makes one suggestion, at the time
+    of its weightiest item; its score combines them (each independent evidence adds).
+    When evidence agrees with the planned time, only better-founded places are offered.
+    """
+    agreed = agreement(planned, found, window=window)
+    floor = agreed.score if agreed is not None else 0.0
+    made = [s for s in _clusters(planned, found, window) if abs(s.at - planned) >= NEAR and s.score > floor]
     return sorted(made, key=lambda s: -s.score)[:limit]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from talkcast.media import probe
-from talkcast.recorder.boundaries import Word, applause, describe, evidence, in_speech, silences, suggest
+from talkcast.recorder.boundaries import Word, agreement, applause, describe, evidence, in_speech, silences, suggest
 from talkcast.recorder.signals import read_audio, read_picture
 from talkcast.recorder.smart import read_source
 from tests.support.review_media import BREAK_RGB, ReviewMedia, make_review_recording
@@ -88,3 +88,12 @@ def test_the_transcript_adds_thank_you_at_the_end_and_the_first_words_at_the_sta
     assert first.reason == 'the first words after a silence: "Good evening everyone. Today"'
     assert close(first.at, 11.9, 0.01) and second.reason == 'the first words after a silence: "Today"'
     assert in_speech(read_audio(media.path, 0, 1), 12.7, opening)  # inside a word, whatever the sound says
+
+
+def test_a_boundary_already_in_the_right_place_is_confirmed_not_second_guessed(media: ReviewMedia, signals) -> None:
+    audio, picture = signals
+    planned = media.talk_scene[0]  # a volunteer pressed the key on time
+    found = evidence("start", audio, picture, looks=[BREAK_LOOK])
+    agreed = agreement(planned, found, window=60.0)
+    assert agreed is not None and agreed.kinds[:2] == ("picture", "applause")
+    assert suggest(planned, found, window=60.0) == []  # nothing near is better founded

@@ -26,7 +26,16 @@ from talkcast.config import Config
 from talkcast.cuts import Span, TalkCut
 from talkcast.errors import MediaError
 from talkcast.media import probe
-from talkcast.recorder.boundaries import STRONG_SCORE, Suggestion, Word, describe, evidence, in_speech, suggest
+from talkcast.recorder.boundaries import (
+    STRONG_SCORE,
+    Suggestion,
+    Word,
+    agreement,
+    describe,
+    evidence,
+    in_speech,
+    suggest,
+)
 from talkcast.recorder.preview import PREVIEW_HALF, Window, make_preview, window_around
 from talkcast.recorder.signals import AudioTrack, read_audio, read_picture
 from talkcast.recorder.smart import SourceIndex, read_source
@@ -89,6 +98,7 @@ class Analysis:
     waveform: dict[str, Any]
     suggestions: list[dict[str, Any]]
     words: list[dict[str, Any]]
+    agrees: str = ""  # what confirms the boundary where it is
 
 
 class Analyst:
@@ -195,6 +205,7 @@ class Analyst:
         words: list[Word] = (per_span[0] if which == "start" else per_span[-1]) if per_span else []
         found = evidence(which, audio, picture, words)
         suggestions = suggest(planned, found, window=self.search_window(talk))
+        agreed = agreement(planned, found, window=self.search_window(talk))
         strong = next((s for s in suggestions if s.score >= STRONG_SCORE and abs(s.at - planned) > 3.0), None)
         facts = BoundaryFacts(
             in_speech=in_speech(audio, planned, words), strong=describe(strong, planned) if strong else ""
@@ -205,6 +216,7 @@ class Analyst:
             waveform=waveform(audio, planned),
             suggestions=[_suggestion_json(s, planned) for s in suggestions],
             words=[{"at": round(w.start, 3), "end": round(w.end, 3), "text": w.text.strip()} for w in near],
+            agrees=agreed.reason if agreed is not None else "",
         )
         self._analyses[key] = analysis
         return analysis
@@ -245,5 +257,6 @@ class Analyst:
             "in_speech": analysis.facts.in_speech,
             "waveform": analysis.waveform,
             "suggestions": analysis.suggestions,
+            "agrees": analysis.agrees,
             "words": analysis.words,
         }

@@ -229,7 +229,11 @@
           li.append(look, use, item('span', s.text));
           return li;
         });
-        list.replaceChildren(...(rows.length ? rows : [item('li', 'Nothing stands out near here.', 'note')]));
+        const agrees = this.section.querySelector('.agrees');
+        agrees.textContent = this.data.agrees ? `Where it is now agrees with: ${this.data.agrees}.` : '';
+        agrees.hidden = !this.data.agrees;
+        const none = this.data.agrees ? 'Nothing better founded nearby.' : 'Nothing stands out near here.';
+        list.replaceChildren(...(rows.length ? rows : [item('li', none, 'note')]));
       }
 
       words() {
