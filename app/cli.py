@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_argument("--cluster", metavar="tcp://HOST:8786", help="run stages on a Dask cluster")
     post.add_argument("--workers", type=int, default=0, help="local worker processes (default: cores)")
 
+    sub.add_parser("review", help="check and fix every cut's start and end in the browser, and approve it")
+
     demo = sub.add_parser("demo", help="generate a small example event and run the whole pipeline on it")
     demo.add_argument("dir", nargs="?", type=Path, default=Path("demo-event"), help="where (default: ./demo-event)")
 
@@ -226,6 +228,13 @@ def cmd_post(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    """``talkcast review``: the review page on [review] http_host:http_port, until Ctrl-C."""
+    from talkcast.app.review.serve import run_review
+
+    return run_review(_config(args))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """``talkcast demo``: generate an example event and run the pipeline on it."""
     from talkcast.app.demo import run_demo
@@ -344,6 +353,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "transcribe": cmd_transcribe,
     "publish": cmd_publish,
     "post": cmd_post,
+    "review": cmd_review,
     "demo": cmd_demo,
     "doctor": cmd_doctor,
     "broadcast": cmd_broadcast,

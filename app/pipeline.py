@@ -31,6 +31,7 @@ from talkcast.app.hashing import input_hash, is_current
 from talkcast.app.post_metrics import RunTimes, write_post_metrics
 from talkcast.app.report import RunReport, TalkStatus, detail, fill_from_state, record_failure
 from talkcast.app.stages import POOL_FUNCTIONS
+from talkcast.approval import approval_of
 from talkcast.config import Config
 from talkcast.cuts import CutList, read_cuts
 from talkcast.errors import ConfigError, QuotaExceeded, TalkcastError
@@ -406,11 +407,16 @@ def _ready_for_publish(run: Run) -> list[TalkJob]:
     """The talks that may be published now; the others are marked as waiting, with why."""
     ready = []
     for job in run.jobs:
-        missing = _not_ready_for_publish(run.cfg, run.store, job.talk.id)
-        if missing:
-            run.statuses[job.talk.id].stages[StageName.PUBLISH] = Status.WAITING
-            run.statuses[job.talk.id].needs_human.append(f"publish: waits until {missing}")
-            run.report.messages.append(f"talk '{job.talk.id}' is not published: it waits until {missing}")
+        talk_id = job.talk.id
+        missing = _not_ready_for_publish(run.cfg, run.store, talk_id)
+        if not missing and run.cfg.publish.require_review and approval_of(run.store, job.talk) is None:
+            run.statuses[talk_id].stages[StageName.PUBLISH] = Status.WAITING
+            run.statuses[talk_id].needs_human.append("publish: waits for review (`talkcast review`)")
+            run.report.waiting_review.append(talk_id)
+        elif missing:
+            run.statuses[talk_id].stages[StageName.PUBLISH] = Status.WAITING
+            run.statuses[talk_id].needs_human.append(f"publish: waits until {missing}")
+            run.report.messages.append(f"talk '{talk_id}' is not published: it waits until {missing}")
         else:
             ready.append(job)
     return ready
@@ -420,7 +426,8 @@ def _not_ready_for_publish(cfg: Config, store: StateStore, talk_id: str) -> str:
     """What a talk still lacks before it may go to YouTube ('' when it is ready).
 
     Its latest cut and transcript must both have succeeded: never upload a stale video,
-    nor one without its captions.
+    nor one without its captions. (With ``require_review``, it must be approved too:
+    ``_ready_for_publish`` asks that last, as it is a person's step, not a failure.)
     """
     cut = store.stage(talk_id, StageName.CUT)
     if cut is None or Status.of(cut.status) is not Status.DONE:

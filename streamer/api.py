@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -44,8 +43,8 @@ from talkcast.errors import ConfigError
 from talkcast.secrets import Secret
 from talkcast.streamer.actions import ACTIONS, MODE_ACTIONS
 from talkcast.streamer.controller import ActionError, Controller
-from talkcast.streamer.room.auth import CODE_TTL
 from talkcast.streamer.room.web import ROOM, Room, add_routes
+from talkcast.webauth import CODE_TTL, host_name, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +53,6 @@ TOKEN: web.AppKey[Secret] = web.AppKey("token", Secret)
 METRICS: web.AppKey[Callable[[], bytes]] = web.AppKey("metrics")
 METRICS_TOKEN: web.AppKey[bool] = web.AppKey("metrics_token", bool)
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) only reaches this machine."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def authorized(header: str | None, token: Secret) -> bool:
@@ -114,12 +102,6 @@ def action_params(action: str, body: bytes) -> dict[str, Any]:
     return {"mode": data["mode"]}
 
 
-def _host_name(host_header: str) -> str:
-    if host_header.startswith("["):
-        return host_header.split("]")[0] + "]"
-    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
-
-
 @web.middleware
 async def loopback_host_only(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -128,7 +110,7 @@ async def loopback_host_only(
 
     Also guards ``talkcast rooms``' overview when it listens on loopback.
     """
-    if not is_loopback(_host_name(request.host)):
+    if not is_loopback(host_name(request.host)):
         return web.json_response({"error": "talkcast only answers requests addressed to localhost here"}, status=421)
     return await handler(request)
 

@@ -312,7 +312,18 @@ class PublishConfig:
     """The [publish] table."""
 
     enabled: bool = False
+    require_review: bool = False  # publish (and archive) only talks approved with `talkcast review`
     youtube: YouTubeConfig = field(default_factory=YouTubeConfig)
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """The [review] table: where ``talkcast review`` serves its page."""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8788
+    window: float = 60.0  # seconds either side of a planned boundary searched for suggestions
+    schedule_window: float = 300.0  # the same for times from the schedule, which are off by minutes
 
 
 @dataclass(frozen=True)
@@ -334,6 +345,7 @@ class Config:
     transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -399,6 +411,7 @@ def _check(loader: Loader, cfg: Config) -> None:
         ("obs.port", cfg.obs.port, 1),
         ("relay.ingest_port", cfg.relay.ingest_port, 1),
         ("live.http_port", cfg.live.http_port, 0),  # 0: any free port (the API prints where)
+        ("review.http_port", cfg.review.http_port, 0),
     ):
         if not lowest <= port <= 65535:
             loader.fail(key, f"port {port} is out of range ({lowest}..65535)")

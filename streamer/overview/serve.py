@@ -22,10 +22,11 @@ from aiohttp import web
 
 from talkcast.errors import ConfigError
 from talkcast.process import on_stop_signals
-from talkcast.streamer.api import base_url, is_loopback
+from talkcast.streamer.api import base_url
 from talkcast.streamer.overview.watch import INTERVAL, TIMEOUT, Rooms
 from talkcast.streamer.overview.web import Overview, make_app
 from talkcast.streamer.room.terminal import login_banner, public_base
+from talkcast.webauth import is_loopback
 
 log = logging.getLogger(__name__)
 

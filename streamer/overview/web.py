@@ -27,7 +27,8 @@ from aiohttp import web
 from talkcast.streamer.api import loopback_host_only
 from talkcast.streamer.overview.view import RoomLook, overview_view, room_card
 from talkcast.streamer.overview.watch import OpenFailed, Rooms
-from talkcast.streamer.room.gate import CSP, Gate, Refused
+from talkcast.streamer.room.gate import Gate, Refused
+from talkcast.webauth import CSP
 
 log = logging.getLogger(__name__)
 

@@ -24,22 +24,9 @@ from typing import Any, Literal
 from aiohttp import web
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
-from talkcast.streamer.room.auth import LoginCodes, RoomSession, Sessions, cookie_name, csrf_ok, origin_ok
+from talkcast.webauth import PAGE_HEADERS, LoginCodes, RoomSession, Sessions, cookie_name, csrf_ok, origin_ok
 
 log = logging.getLogger(__name__)
-
-# The pages load nothing from elsewhere and run no inline script: a strict policy costs nothing.
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": CSP,
-    "Referrer-Policy": "no-referrer",  # the login URL's code never leaves in a Referer
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ import qrcode
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from talkcast.streamer.api import is_loopback
-from talkcast.streamer.room.auth import CODE_TTL
+from talkcast.webauth import CODE_TTL, is_loopback
 
 _BLOCKS = {(True, True): "█", (True, False): "▀", (False, True): "▄", (False, False): " "}
 WILDCARDS = {"", "0.0.0.0", "::"}

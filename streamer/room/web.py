@@ -25,10 +25,10 @@ from typing import Any
 from aiohttp import web
 
 from talkcast.streamer.controller import ActionError, Controller
-from talkcast.streamer.room.auth import CSRF_HEADER, RoomSession
 from talkcast.streamer.room.gate import Gate, Refused
 from talkcast.streamer.room.preview import NoPreview, Preview
 from talkcast.streamer.room.view import BUTTONS, CONFIRM, BadAction, check_action, view_model
+from talkcast.webauth import CSRF_HEADER, RoomSession
 
 log = logging.getLogger(__name__)
 
