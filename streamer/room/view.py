@@ -43,7 +43,10 @@ BUTTONS: tuple[tuple[str, str], ...] = (
 )
 # Actions that cannot be taken back: the page asks first, and the server wants the
 # answer in the body ({"confirm": true}) so that no stray request does them.
-CONFIRM = {"quit": "Stop talkcast live? This ends the stream to every destination. OBS keeps running."}
+CONFIRM = {
+    "quit": "Stop talkcast live? This ends the stream to every destination. OBS keeps running.",
+    "end-stream": "End the YouTube broadcast for everyone? A broadcast that has ended cannot be restarted.",
+}
 _ACTION_NAME = re.compile(r"[a-z][a-z-]{0,31}")
 _KEY_LABELS = {"s": "Start talk now", "e": "End talk", "o": "Outro"}  # the keys suggestions name
 
@@ -328,4 +331,6 @@ def view_model(state: Mapping[str, Any]) -> dict[str, Any]:
             for t in state.get("talks") or []
         ],
         "undo_available": state.get("undo_available") is True,
+        # talkcast drives a YouTube broadcast (its row is among the destinations): offer to end it
+        "broadcast": any(d.get("kind") == "broadcast" for d in state.get("destinations") or []),
     }
