@@ -128,8 +128,13 @@ async def test_a_full_evening_goes_testing_live_complete_through_the_fetched_ing
 ) -> None:
     async with evening(tmp_path, yt, fake_obs) as (cfg, session, bid):
         await until("the broadcast to complete", lambda: life(yt, bid) == "complete", limit=60, step=0.2)
-        rows = session.controller.snapshot().destinations
-        assert any(r["name"] == "YouTube broadcast" and r["state"] == "complete" for r in rows)
+
+        def shown_complete() -> bool:
+            rows = session.controller.snapshot().destinations
+            return any(r["name"] == "YouTube broadcast" and r["state"] == "complete" for r in rows)
+
+        # The screen follows once the driver has YouTube's answer (later on a loaded machine).
+        await until("the screen to say complete", shown_complete, limit=10, step=0.1)
 
     assert yt.transitions == [(bid, "testing"), (bid, "live"), (bid, "complete")]
     done = [e for e in entries(cfg, Kind.BROADCAST) if e.data.get("ok")]
