@@ -121,12 +121,13 @@ async def run_evening(cfg, schedule: Schedule, destination: str) -> Watcher:
 
 
 def pushers(url: str) -> list[int]:
-    """The pids of this process's ffmpeg children that push to ``url``."""
-    return [
-        p.pid
-        for p in psutil.Process().children(recursive=True)
-        if p.name() == "ffmpeg" and any(a.startswith(url) for a in p.cmdline())
-    ]
+    """The pids of this process's live ffmpeg children that push to ``url`` (a killed one not yet reaped is not)."""
+    found = []
+    for p in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.ZombieProcess, psutil.NoSuchProcess):
+            if p.name() == "ffmpeg" and any(a.startswith(url) for a in p.cmdline()):
+                found.append(p.pid)
+    return found
 
 
 def programme_entries(cfg, check: str, state: str) -> list:
