@@ -24,16 +24,11 @@ from talkcast.app.progress import PlainDisplay
 from talkcast.archive.build import build_archive
 from talkcast.config import load_config
 from talkcast.media import decode_errors, probe
-from tests.support.event import copy_event, generate_once
+from tests.support.event import copy_event
 
 pytestmark = pytest.mark.whisper
 
 STAGES = ("plan", "cut", "transcribe")
-
-
-@pytest.fixture(scope="module")
-def demo_event(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_once(tmp_path_factory.mktemp("demo-original"))
 
 
 @pytest.fixture

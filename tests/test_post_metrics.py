@@ -15,7 +15,7 @@ from talkcast.app.demo import DEMO_EVENT
 from talkcast.app.post_metrics import TEXTFILE, RunTimes, post_registry
 from talkcast.app.report import RunReport, TalkStatus
 from talkcast.cuts import Span, TalkCut
-from tests.support.event import copy_event, generate_once
+from tests.support.event import copy_event
 from tests.test_metrics import value
 
 
@@ -46,11 +46,6 @@ def test_the_registry_holds_each_stages_time_outcomes_and_the_runs_result() -> N
     assert value(page, "talkcast_post_talks", stage="cut", status="failed", **ev) == 1.0
     assert value(page, "talkcast_post_talks", stage="transcribe", status="none", **ev) == 1.0
     assert value(page, "talkcast_post_talk_stage_seconds", talk="a", stage="transcribe", **ev) == 9.0
-
-
-@pytest.fixture(scope="module")
-def demo_event(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_once(tmp_path_factory.mktemp("demo-original"))
 
 
 def test_post_writes_the_textfile_beside_the_manifest_and_node_exporter_can_read_it(demo_event, tmp_path) -> None:
