@@ -2,7 +2,7 @@
 
 For an OBS-like 1080p30 recording (x264 veryfast, 2 s keyframes, AAC) and the demo's
 640x360, it times: reading the recording's packet table (once per recording), making one
-boundary's preview (20 s of recording around the boundary at 240 lines, the fast encode
+boundary's preview (2 x PREVIEW_HALF s of recording around the boundary at 240 lines, the fast encode
 ``recorder/preview.py`` uses), and listening to and looking at ±60 s around the boundary
 (sound at 16 kHz; the picture at its keyframes only, and, for comparison, two decoded
 frames a second). Each figure is the median of a few runs; the preview is made afresh

@@ -1,7 +1,7 @@
 """Short, small previews of a recording around a talk's boundary, for the review page's player.
 
 Browsers cannot play OBS's MKV reliably, so the review page plays an H.264/AAC MP4 of
-about a minute around the moment it looks at, made on demand with a fast encode at
+``2 * PREVIEW_HALF`` seconds around the moment it looks at, made on demand with a fast encode at
 240 lines and cached under ``<output_dir>/review/previews/``.
 
 Time mapping is exact, frame by frame: a preview holds the recording's frames
@@ -29,11 +29,11 @@ from talkcast.recorder.smart import SourceIndex, frame_range
 __all__ = ["PREVIEW_HALF", "Window", "make_preview", "preview_args", "window_around"]
 
 # Seconds of recording either side of the moment looked at. Decoding 1080p is what a
-# preview costs (benchmarks/bench_review.py): 20 s are ready in a few seconds, and the
-# page asks for the next stretch when a step goes past the edge.
-PREVIEW_HALF = 10.0
+# preview costs (benchmarks/bench_review.py): 10 s are ready in under two seconds, and
+# the page asks for the next stretch when a step goes past the edge.
+PREVIEW_HALF = 5.0
 PREVIEW_HEIGHT = 240  # lines: enough to see a slide change or a speaker walk off
-_VERSION = 2  # bump when the arguments change, so old cached previews are not reused
+_VERSION = 3  # bump when the arguments change, so old cached previews are not reused
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def preview_args(window: Window, out: Path, *, audio: bool = True, height: int =
     if audio:
         args += ["-ss", f"{window.start:.6f}", "-i", src]
     args += ["-map", "0:v:0", "-frames:v", str(window.frames), "-fps_mode", "passthrough"]
-    args += ["-vf", f"scale=-2:'min({height},ih)',setpts=round(N/(FRAME_RATE*TB)),format=yuv420p"]
+    args += ["-vf", f"scale=-2:'min({height},ih)':flags=fast_bilinear,setpts=round(N/(FRAME_RATE*TB)),format=yuv420p"]
     gop = max(1, round(fps))
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", "-g", str(gop), "-bf", "0", "-threads", "2"]
     if audio:

@@ -74,7 +74,7 @@ async def test_a_boundary_comes_with_its_frames_suggestions_and_a_ranged_preview
         best = start["suggestions"][0]
         assert abs(best["at"] - event.media.talk_scene[0]) < 0.5 and "applause" in best["reason"]
         frames = start["preview"]["frame_times"]
-        assert start["preview"]["fps"] == 25 and frames[0] < 0.05 and abs(len(frames) - 13 * 25) <= 1  # 3 s back, 10 on
+        assert start["preview"]["fps"] == 25 and frames[0] < 0.05 and abs(len(frames) - 8 * 25) <= 1  # 3 s back, 5 on
         assert len(start["waveform"]["peaks"]) > 300
         async with http.get(server.base + "/review/talks/opening/boundary/end") as r:
             assert (await r.json())["in_speech"]
