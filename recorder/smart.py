@@ -28,6 +28,12 @@ from talkcast.timecode import format_clock
 # How far past a keyframe (in decode order) to look for frames shown before it: such
 # "leading" frames mean an open GOP, which cannot be cut at that keyframe by copying.
 _OPEN_GOP_LOOKAHEAD = 16
+# The fewest frames a re-encoded head may have. x264 gives its output a decode delay (dts
+# before pts) only once it holds more frames than its B-frame delay (2 frames at most):
+# a head of 1 or 2 frames has none, while the copied GOPs after it have the source's.
+# As the first piece of a cut that left the joined MP4's decode timeline, and so its video
+# track, that delay (80 ms at 25 fps) shorter than its frames play.
+MIN_HEAD = 3
 
 
 @dataclass(frozen=True)
@@ -209,10 +215,13 @@ def smart_pieces(rng: FrameRange) -> list[Piece]:
     """Re-encode up to the first keyframe and from the last one; copy the GOPs between.
 
     The copied middle ends on a keyframe (or the end of the file): with B-frames, a GOP
-    cut short in the middle would reference frames that were dropped.
+    cut short in the middle would reference frames that were dropped. A head of fewer
+    than ``MIN_HEAD`` frames takes the first GOP with it (see ``MIN_HEAD``).
     """
     index = rng.index
     inner = [k for k in index.keyframes if rng.first <= k < rng.stop]
+    if inner and 0 < inner[0] - rng.first < MIN_HEAD:
+        inner = inner[1:]  # too short to re-encode on its own: the first GOP is re-encoded with it
     if not inner:
         return [Piece("encode", index, rng.first, rng.stop)]
     k1 = inner[0]

@@ -47,6 +47,8 @@ def media(tmp_path_factory) -> dict[str, IndexedSource]:
         # A recording split by an OBS restart: the second file continues at index 1000.
         "part1": make_indexed_source(root / "2026-08-27 19-00-00.mkv", seconds=12, fps=25),
         "part2": make_indexed_source(root / "2026-08-27 19-00-13.mkv", seconds=12, fps=25, first_index=1000),
+        # OBS's other everyday shape: a keyframe every 2 s (keyframe 100 shows at 4.021 s).
+        "gop2s": make_indexed_source(root / "obs 2s.mkv", seconds=10, fps=25, gop=50),
     }
 
 
@@ -128,6 +130,21 @@ def test_smart_cut_is_frame_exact(tmp_path, media, name, start, end):
     assert result.mode == "smart"
     frames = read_frame_indices(result.video)
     assert frames == expected_frames(src, start, end)
+    assert_clean(result)
+    assert_in_sync(result, frames[0], src)
+
+
+@pytest.mark.parametrize("start", [4.0, 3.96])
+def test_smart_cut_starting_a_frame_or_two_before_a_keyframe(tmp_path, media, start):
+    # 4.0 s is frame 99, one frame before keyframe 100 (4.021 s in the MKV); 3.96 s two
+    # frames before. Re-encoded alone, such a head had no B-frame delay, and the joined
+    # MP4's video track came out 80 ms shorter than its frames: refused as "audio ends
+    # 0.080 s after the video".
+    src = media["gop2s"]
+    result = cut(tmp_path, [Span(src.path, start, 8.7)])
+    assert result.mode == "smart"
+    frames = read_frame_indices(result.video)
+    assert frames == expected_frames(src, start, 8.7)
     assert_clean(result)
     assert_in_sync(result, frames[0], src)
 

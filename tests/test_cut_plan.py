@@ -87,6 +87,17 @@ def test_smart_pieces_encode_only_the_edges():
     assert [(p.kind, p.first, p.stop) for p in smart_pieces(frame_range(idx, 11, 19))] == [("encode", 275, 475)]
 
 
+@pytest.mark.parametrize("head", [1, 2])
+def test_a_head_too_short_to_reorder_takes_the_first_gop_with_it(head):
+    # x264 gives 1 or 2 frames no B-frame delay; the copied GOPs after them have one.
+    idx = index()  # keyframes 0, 250, 500
+    pieces = smart_pieces(frame_range(idx, (250 - head) / 25, 21.3))
+    assert [(p.kind, p.first, p.stop) for p in pieces] == [("encode", 250 - head, 500), ("encode", 500, 532)]
+    # Three frames are enough.
+    pieces = smart_pieces(frame_range(idx, 247 / 25, 21.3))
+    assert [(p.kind, p.first, p.stop) for p in pieces][:2] == [("encode", 247, 250), ("copy", 250, 500)]
+
+
 def test_copy_pieces_snap_outwards_and_say_how_far():
     idx = index(fps=30)
     piece, early, late = copy_pieces(frame_range(idx, 9.0, 12.0))
