@@ -198,8 +198,15 @@ class Piece:
 
     @property
     def grid_duration(self) -> float:
-        """How long the piece plays in the output, whose frames sit on a regular 1/fps grid."""
-        return float(self.frames / self.index.fps) if self.index.fps else self.duration
+        """How long the piece plays in the output: as long as in the source, to the nearest frame.
+
+        The output's frames sit on a 1/fps grid, but keep the source's spacing: where the
+        source holds a frame longer (OBS skipped frames while the sound went on, or a file
+        that is itself recordings joined by stream copy, each one's start shift a hole in
+        the video), so does the cut. Counting frames instead would run the video ahead of
+        the sound by each such hole.
+        """
+        return float(round(self.duration * self.index.fps) / self.index.fps) if self.index.fps else self.duration
 
     @property
     def seek(self) -> float:
@@ -256,14 +263,17 @@ def copy_pieces(rng: FrameRange) -> tuple[Piece, float, float]:
 def encode_piece_args(piece: Piece, out: Path, encoder: Sequence[str], *, vf: str | None = None) -> list[str]:
     """Decode exactly ``piece.frames`` frames from the piece's first one and encode them (video only).
 
-    The frames are restamped on a regular grid: after the half-frame-early seek they sit
-    half way between two ticks of the encoder's 1/fps time base, and OBS's millisecond
-    jitter would round neighbours onto the same tick. (``round``: setpts truncates, and
-    29/25/0.04 is 28.999...)
+    The frames are restamped on the 1/fps grid, each at its distance from the first
+    frame rounded to whole frames: after the half-frame-early seek they sit half way
+    between two ticks of the encoder's time base, where OBS's millisecond jitter would
+    round neighbours onto the same tick; counted from the first frame they sit on the
+    ticks, and a frame the source holds longer is held as long (``Piece.grid_duration``).
+    (``round``: setpts truncates, and 29/25/0.04 is 28.999...)
     """
+    restamp = "setpts=round((PTS-STARTPTS)*TB*FRAME_RATE)/(FRAME_RATE*TB)"
     args: list[str] = ["-ss", f"{piece.seek:.6f}", "-i", str(piece.index.path), "-map", "0:v:0"]
     args += ["-frames:v", str(piece.frames), "-an", "-sn", "-dn", "-fps_mode", "passthrough"]
-    args += ["-vf", ",".join([*([vf] if vf else []), "setpts=round(N/(FRAME_RATE*TB))"])]
+    args += ["-vf", ",".join([*([vf] if vf else []), restamp])]
     return [*args, *encoder, "-f", "mpegts", str(out)]
 
 
