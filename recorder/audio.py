@@ -18,6 +18,12 @@ from talkcast.recorder.smart import FrameRange
 
 AUDIO_RATE = 48000
 AUDIO_BITRATE = "160k"
+# Where the audio's timestamps and its samples disagree by more than this, the samples
+# are trimmed or padded with silence to the timestamps, as the video follows its own. At
+# each join of recordings stream-copied into one file, the last AAC frame of one
+# overlaps the next one's first by up to a frame; decoded one after the other they ran
+# the sound late by that much per join. (OBS's millisecond timestamps stay well inside.)
+_RESYNC = 0.005
 
 
 def audio_graph(
@@ -25,8 +31,8 @@ def audio_graph(
 ) -> tuple[list[str], str]:
     """Input arguments and filtergraph for the talk's single audio track.
 
-    Each range's audio is cut to exactly its video's duration (padded with silence if
-    the recording's audio stops early), cards get silence of their exact length, and
+    Each range's audio follows its timestamps, and is cut to exactly its video's duration
+    (padded with silence if the recording's audio stops early), cards get silence of their exact length, and
     everything is joined *before* encoding: separately encoded AAC pieces each carry
     encoder priming and click or drift when joined.
     """
@@ -40,7 +46,8 @@ def audio_graph(
         d = rng.duration
         inputs += ["-ss", f"{rng.t_start:.6f}", "-t", f"{d:.6f}", "-i", str(rng.index.path)]
         chains.append(
-            f"[{i}:a:0]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
+            f"[{i}:a:0]aresample={AUDIO_RATE}:async=1:min_hard_comp={_RESYNC}:first_pts=0,"
+            "aformat=sample_fmts=fltp:channel_layouts=stereo,"
             f"apad=whole_dur={d:.6f},atrim=duration={d:.6f},asetpts=N/SR/TB[s{i}]"
         )
         labels.append(f"[s{i}]")

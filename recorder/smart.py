@@ -28,6 +28,12 @@ from talkcast.timecode import format_clock
 # How far past a keyframe (in decode order) to look for frames shown before it: such
 # "leading" frames mean an open GOP, which cannot be cut at that keyframe by copying.
 _OPEN_GOP_LOOKAHEAD = 16
+# The fewest frames a re-encoded head may have. x264 gives its output a decode delay (dts
+# before pts) only once it holds more frames than its B-frame delay (2 frames at most):
+# a head of 1 or 2 frames has none, while the copied GOPs after it have the source's.
+# As the first piece of a cut that left the joined MP4's decode timeline, and so its video
+# track, that delay (80 ms at 25 fps) shorter than its frames play.
+MIN_HEAD = 3
 
 
 @dataclass(frozen=True)
@@ -192,8 +198,15 @@ class Piece:
 
     @property
     def grid_duration(self) -> float:
-        """How long the piece plays in the output, whose frames sit on a regular 1/fps grid."""
-        return float(self.frames / self.index.fps) if self.index.fps else self.duration
+        """How long the piece plays in the output: as long as in the source, to the nearest frame.
+
+        The output's frames sit on a 1/fps grid, but keep the source's spacing: where the
+        source holds a frame longer (OBS skipped frames while the sound went on, or a file
+        that is itself recordings joined by stream copy, each one's start shift a hole in
+        the video), so does the cut. Counting frames instead would run the video ahead of
+        the sound by each such hole.
+        """
+        return float(round(self.duration * self.index.fps) / self.index.fps) if self.index.fps else self.duration
 
     @property
     def seek(self) -> float:
@@ -209,10 +222,13 @@ def smart_pieces(rng: FrameRange) -> list[Piece]:
     """Re-encode up to the first keyframe and from the last one; copy the GOPs between.
 
     The copied middle ends on a keyframe (or the end of the file): with B-frames, a GOP
-    cut short in the middle would reference frames that were dropped.
+    cut short in the middle would reference frames that were dropped. A head of fewer
+    than ``MIN_HEAD`` frames takes the first GOP with it (see ``MIN_HEAD``).
     """
     index = rng.index
     inner = [k for k in index.keyframes if rng.first <= k < rng.stop]
+    if inner and 0 < inner[0] - rng.first < MIN_HEAD:
+        inner = inner[1:]  # too short to re-encode on its own: the first GOP is re-encoded with it
     if not inner:
         return [Piece("encode", index, rng.first, rng.stop)]
     k1 = inner[0]
@@ -247,14 +263,17 @@ def copy_pieces(rng: FrameRange) -> tuple[Piece, float, float]:
 def encode_piece_args(piece: Piece, out: Path, encoder: Sequence[str], *, vf: str | None = None) -> list[str]:
     """Decode exactly ``piece.frames`` frames from the piece's first one and encode them (video only).
 
-    The frames are restamped on a regular grid: after the half-frame-early seek they sit
-    half way between two ticks of the encoder's 1/fps time base, and OBS's millisecond
-    jitter would round neighbours onto the same tick. (``round``: setpts truncates, and
-    29/25/0.04 is 28.999...)
+    The frames are restamped on the 1/fps grid, each at its distance from the first
+    frame rounded to whole frames: after the half-frame-early seek they sit half way
+    between two ticks of the encoder's time base, where OBS's millisecond jitter would
+    round neighbours onto the same tick; counted from the first frame they sit on the
+    ticks, and a frame the source holds longer is held as long (``Piece.grid_duration``).
+    (``round``: setpts truncates, and 29/25/0.04 is 28.999...)
     """
+    restamp = "setpts=round((PTS-STARTPTS)*TB*FRAME_RATE)/(FRAME_RATE*TB)"
     args: list[str] = ["-ss", f"{piece.seek:.6f}", "-i", str(piece.index.path), "-map", "0:v:0"]
     args += ["-frames:v", str(piece.frames), "-an", "-sn", "-dn", "-fps_mode", "passthrough"]
-    args += ["-vf", ",".join([*([vf] if vf else []), "setpts=round(N/(FRAME_RATE*TB))"])]
+    args += ["-vf", ",".join([*([vf] if vf else []), restamp])]
     return [*args, *encoder, "-f", "mpegts", str(out)]
 
 

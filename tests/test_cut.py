@@ -25,7 +25,9 @@ from tests.support.recorder_media import (
     BEEP_SECONDS,
     IndexedSource,
     audio_samples,
+    av_offsets,
     beep_onsets,
+    joined_copies,
     make_indexed_source,
     read_frame_indices,
     stream_durations,
@@ -47,7 +49,17 @@ def media(tmp_path_factory) -> dict[str, IndexedSource]:
         # A recording split by an OBS restart: the second file continues at index 1000.
         "part1": make_indexed_source(root / "2026-08-27 19-00-00.mkv", seconds=12, fps=25),
         "part2": make_indexed_source(root / "2026-08-27 19-00-13.mkv", seconds=12, fps=25, first_index=1000),
+        # OBS's other everyday shape: a keyframe every 2 s (keyframe 100 shows at 4.021 s).
+        "gop2s": make_indexed_source(root / "obs 2s.mkv", seconds=10, fps=25, gop=50),
     }
+
+
+@pytest.fixture(scope="session")
+def joined(tmp_path_factory) -> Path:
+    """Four 6 s recordings stream-copied into one: joins at 6.021, 12.042 and 18.063 s, each a 21 ms video hole."""
+    root = tmp_path_factory.mktemp("joined-media")
+    part = make_indexed_source(root / "part.mkv", seconds=6, fps=25, gop=50, audio_to_end=True)
+    return joined_copies(part, root / "joined.mkv", 4)
 
 
 def video_start(path: Path) -> float:
@@ -130,6 +142,42 @@ def test_smart_cut_is_frame_exact(tmp_path, media, name, start, end):
     assert frames == expected_frames(src, start, end)
     assert_clean(result)
     assert_in_sync(result, frames[0], src)
+
+
+@pytest.mark.parametrize("start", [4.0, 3.96])
+def test_smart_cut_starting_a_frame_or_two_before_a_keyframe(tmp_path, media, start):
+    # 4.0 s is frame 99, one frame before keyframe 100 (4.021 s in the MKV); 3.96 s two
+    # frames before. Re-encoded alone, such a head had no B-frame delay, and the joined
+    # MP4's video track came out 80 ms shorter than its frames: refused as "audio ends
+    # 0.080 s after the video".
+    src = media["gop2s"]
+    result = cut(tmp_path, [Span(src.path, start, 8.7)])
+    assert result.mode == "smart"
+    frames = read_frame_indices(result.video)
+    assert frames == expected_frames(src, start, 8.7)
+    assert_clean(result)
+    assert_in_sync(result, frames[0], src)
+
+
+@pytest.mark.parametrize("mode", ["smart", "reencode"])
+def test_cut_across_the_joins_of_a_joined_recording_stays_in_sync(tmp_path, joined, mode):
+    # Three joins, each a 21 ms hole in the video with the sound running on. Counted as
+    # whole frames without the holes, the video ran ahead of the sound by one more hole at
+    # each join; the re-encoded tail overlapped the copied middle, 63 ms early against its
+    # sound, and the cut was refused as "audio ends 0.096 s after the video".
+    settings = replace(PLAIN, preset="ultrafast") if mode == "reencode" else PLAIN
+    result = cut(tmp_path, [Span(joined, 3.3, 21.3)], settings, mode=mode)
+    assert result.mode == mode
+    frames = read_frame_indices(result.video)
+    # Frames 82-149 of the first copy, all 150 of the next two, 0-79 of the last.
+    assert frames == [*range(82, 150), *range(150), *range(150), *range(80)]
+    assert_clean(result)
+    offsets = av_offsets(result.video, joined)
+    assert len(offsets) == 18
+    # A hole is kept as the whole frame nearest to it (the cut's frames are on the 1/fps
+    # grid), so the picture may be up to half a frame off at a join, never more, and
+    # the error does not add up. The copied sound starts on an AAC frame: up to 11 ms more.
+    assert max(abs(o) for o in offsets) <= 0.02 + 0.011, offsets
 
 
 def test_smart_cut_copies_the_middle(tmp_path, media):

@@ -87,6 +87,32 @@ def test_smart_pieces_encode_only_the_edges():
     assert [(p.kind, p.first, p.stop) for p in smart_pieces(frame_range(idx, 11, 19))] == [("encode", 275, 475)]
 
 
+@pytest.mark.parametrize("head", [1, 2])
+def test_a_head_too_short_to_reorder_takes_the_first_gop_with_it(head):
+    # x264 gives 1 or 2 frames no B-frame delay; the copied GOPs after them have one.
+    idx = index()  # keyframes 0, 250, 500
+    pieces = smart_pieces(frame_range(idx, (250 - head) / 25, 21.3))
+    assert [(p.kind, p.first, p.stop) for p in pieces] == [("encode", 250 - head, 500), ("encode", 500, 532)]
+    # Three frames are enough.
+    pieces = smart_pieces(frame_range(idx, 247 / 25, 21.3))
+    assert [(p.kind, p.first, p.stop) for p in pieces][:2] == [("encode", 247, 250), ("copy", 250, 500)]
+
+
+def test_a_piece_plays_as_long_as_in_its_source_to_the_nearest_frame():
+    # Recordings joined by stream copy: a 21 ms hole in the video at frame 300.
+    times = [i / 25 + (0.021 if i >= 300 else 0.0) for i in range(600)]
+    idx = SourceIndex(SRC, tuple(round(t, 3) for t in times), (0, 250, 500), Fraction(25))
+    head, copy, tail = smart_pieces(frame_range(idx, 3.0, 21.3))
+    assert (copy.first, copy.stop, copy.frames) == (250, 500, 250)
+    assert copy.grid_duration == pytest.approx(251 / 25)  # the hole kept as a whole frame
+    assert (head.grid_duration, tail.grid_duration) == pytest.approx((175 / 25, 32 / 25))
+    # OBS's millisecond timestamps at 30 fps (33 or 34 ms apart) are whole frames.
+    idx30 = index(fps=30, ms=True)
+    assert [p.grid_duration for p in smart_pieces(frame_range(idx30, 3.0, 19.0))] == pytest.approx(
+        [160 / 30, 250 / 30, 70 / 30]
+    )
+
+
 def test_copy_pieces_snap_outwards_and_say_how_far():
     idx = index(fps=30)
     piece, early, late = copy_pieces(frame_range(idx, 9.0, 12.0))
@@ -100,7 +126,8 @@ def test_piece_argument_lists():
     enc = encode_piece_args(head, Path("/w/h.ts"), ["-c:v", "libx264"])
     assert enc == [
         "-ss", "2.980000", "-i", str(SRC), "-map", "0:v:0", "-frames:v", "175", "-an", "-sn", "-dn",
-        "-fps_mode", "passthrough", "-vf", "setpts=round(N/(FRAME_RATE*TB))", "-c:v", "libx264",
+        "-fps_mode", "passthrough", "-vf", "setpts=round((PTS-STARTPTS)*TB*FRAME_RATE)/(FRAME_RATE*TB)",
+        "-c:v", "libx264",
         "-f", "mpegts", "/w/h.ts",
     ]  # fmt: skip
     assert copy_piece_args(copy, Path("/w/c.ts")) == [

@@ -9,6 +9,7 @@ Encoded like OBS: x264 High profile, B-frames, a 250-frame GOP without scene cut
 
 from __future__ import annotations
 
+import bisect
 import random
 import subprocess
 from dataclasses import dataclass
@@ -62,8 +63,14 @@ def make_indexed_source(
     audio: bool = True,
     size: tuple[int, int] = (WIDTH, HEIGHT),
     preset: str = "veryfast",
+    audio_to_end: bool = False,
 ) -> IndexedSource:
-    """Encode an indexed recording (container from ``path``'s extension, e.g. .mkv like OBS)."""
+    """Encode an indexed recording (container from ``path``'s extension, e.g. .mkv like OBS).
+
+    By default the audio stops about 0.7 s before the video: ``-frames:v`` closes the file
+    with the last AAC frames still queued. ``audio_to_end`` leaves the video to end with
+    its input instead, so the audio lasts as long as the video, as OBS's does.
+    """
     frames = round(seconds * fps)
     args = [tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-y"]
     if video:
@@ -77,8 +84,8 @@ def make_indexed_source(
         args += [
             "-c:v", "libx264", "-preset", preset, "-profile:v", "high", "-pix_fmt", "yuv420p",
             "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-bf", str(bframes),
-            "-frames:v", str(frames),
         ]  # fmt: skip
+        args += [] if audio_to_end else ["-frames:v", str(frames)]
     if audio:
         args += ["-c:a", "aac", "-b:a", "96k", "-ac", "2"]
     args.append(str(path))
@@ -118,10 +125,15 @@ def read_frame_indices(path: Path) -> list[int]:
     return [int(i) for i in indices]
 
 
-def audio_samples(path: Path, rate: int = 48000) -> np.ndarray:
-    """The first audio stream decoded to mono float samples."""
+def audio_samples(path: Path, rate: int = 48000, *, by_timestamps: bool = False) -> np.ndarray:
+    """The first audio stream decoded to mono float samples.
+
+    ``by_timestamps``: trimmed or padded wherever the samples disagree with their
+    timestamps by 5 ms or more (where a player would resync), not simply one after another.
+    """
+    sync = ["-af", "aresample=async=1:min_hard_comp=0.005:first_pts=0"] if by_timestamps else []
     proc = subprocess.run(
-        [tool("ffmpeg"), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate),
+        [tool("ffmpeg"), "-v", "error", "-i", str(path), "-map", "0:a:0", *sync, "-ac", "1", "-ar", str(rate),
          "-f", "f32le", "-"],
         capture_output=True, check=True,
     )  # fmt: skip
@@ -154,6 +166,59 @@ def stream_durations(path: Path) -> tuple[float, float]:
         kind, _, value = line.partition(",")
         found[kind] = float(value)
     return found["video"], found["audio"]
+
+
+def joined_copies(source: IndexedSource, out: Path, copies: int) -> Path:
+    """``copies`` of ``source`` stream-copied end to end into one file, as a benchmark makes a long recording.
+
+    The concat demuxer starts each copy at the previous one's end (its longest stream),
+    so in an MKV every join leaves the video a hole of the copy's start shift (21 ms)
+    while the sound runs on.
+    """
+    listing = out.with_suffix(".ffconcat")
+    quoted = str(source.path).replace("'", "'\\''")
+    listing.write_text("ffconcat version 1.0\n" + f"file '{quoted}'\n" * copies, encoding="utf-8")
+    subprocess.run(
+        [tool("ffmpeg"), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy",
+         str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+def frame_times(path: Path) -> list[float]:
+    """Presentation times of the first video stream's frames, in order (from the packet table)."""
+    out = subprocess.run(
+        [tool("ffprobe"), "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+         "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    values = (line.split(",")[0].strip() for line in out.splitlines())
+    return sorted(float(x) for x in values if x not in ("", "N/A"))
+
+
+def av_offsets(cut: Path, source: Path) -> list[float]:
+    """How late (s) each beep of ``cut`` is heard against its pictures, compared with ``source``.
+
+    The cut's frames are found in the source by their indices. A beep heard ``dt`` after
+    the cut started showing source frame ``f`` belongs at source time ``time(f) + dt``;
+    the offset is how far that lies after the source's own nearest beep (negative: the
+    sound comes early), the source's sound placed by its timestamps, as its pictures are.
+    A beep already sounding when the cut starts has no onset in it.
+    """
+    shown, indices = frame_times(cut), read_frame_indices(cut)
+    times, source_indices = frame_times(source), read_frame_indices(source)
+    assert len(shown) == len(indices) and len(times) == len(source_indices)
+    at = next(i for i in range(len(source_indices)) if source_indices[i : i + len(indices)] == indices)
+    beeps = beep_onsets(audio_samples(source, by_timestamps=True))
+    offsets = []
+    for onset in beep_onsets(audio_samples(cut)):
+        j = bisect.bisect_right(shown, onset) - 1
+        if onset < 0.05 or j < 0:
+            continue
+        t = times[at + j] + onset - shown[j]
+        offsets.append(t - min(beeps, key=lambda b: abs(b - t)))
+    return offsets
 
 
 def fps_of(source: IndexedSource) -> Fraction:
