@@ -1,8 +1,8 @@
 """Short, small previews of a recording around a talk's boundary, for the review page's player.
 
-Browsers cannot play OBS's MKV reliably, so the review page plays an H.264/AAC MP4 of
-``2 * PREVIEW_HALF`` seconds around the moment it looks at, made on demand with a fast encode at
-240 lines and cached under ``<output_dir>/review/previews/``.
+Browsers cannot play OBS's MKV reliably, so the review page plays an H.264/AAC MP4 of a
+few seconds around the moment it looks at (``window_around``), made on demand with a fast
+encode at 240 lines and cached under ``<output_dir>/review/previews/``.
 
 Time mapping is exact, frame by frame: a preview holds the recording's frames
 ``first`` to ``stop`` of its packet table (``smart.SourceIndex``, the same index the
@@ -28,12 +28,14 @@ from talkcast.recorder.smart import SourceIndex, frame_range
 
 __all__ = ["PREVIEW_HALF", "Window", "make_preview", "preview_args", "window_around"]
 
-# Seconds of recording either side of the moment looked at. Decoding 1080p is what a
-# preview costs (benchmarks/bench_review.py): 10 s are ready in under two seconds, and
-# the page asks for the next stretch when a step goes past the edge.
-PREVIEW_HALF = 5.0
+# Decoding 1080p is what a preview costs (benchmarks/bench_review.py), and decoding starts
+# at a keyframe whatever the window: so a window starts on a keyframe (nothing decoded is
+# thrown away), at least PREVIEW_LEAD s before the moment and at most PREVIEW_HALF s, and
+# ends PREVIEW_HALF s after it. The page asks for the next stretch when a step passes an edge.
+PREVIEW_HALF = 3.0
+PREVIEW_LEAD = 1.0
 PREVIEW_HEIGHT = 240  # lines: enough to see a slide change or a speaker walk off
-_VERSION = 3  # bump when the arguments change, so old cached previews are not reused
+_VERSION = 4  # bump when the arguments change, so old cached previews are not reused
 
 
 @dataclass(frozen=True)
@@ -81,16 +83,22 @@ class Window:
         return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def window_around(index: SourceIndex, at: float, *, half: float = PREVIEW_HALF) -> Window:
-    """The frames within ``half`` seconds of ``at`` (fewer at the recording's ends).
+def window_around(index: SourceIndex, at: float, *, half: float = PREVIEW_HALF, lead: float = PREVIEW_LEAD) -> Window:
+    """The frames around ``at``: up to ``half`` seconds after it, and before it back to a keyframe.
 
-    ``ValueError`` when the recording has no frames.
+    The window starts on the last keyframe at least ``lead`` seconds before ``at``, or
+    ``half`` seconds before ``at`` if that keyframe is further back (fewer frames at the
+    recording's ends). ``ValueError`` when the recording has no frames.
     """
     if not index.frame_times:
         raise ValueError(f"{index.path.name} has no video frames")
     end = index.video_end
     at = min(max(at, 0.0), end)
     lo, hi = max(0.0, at - half), min(end, at + half)
+    keyframes = [index.frame_times[k] for k in index.keyframes]
+    before = bisect.bisect_right(keyframes, at - lead) - 1
+    if before >= 0:
+        lo = max(lo, keyframes[before])
     if hi - lo < 2 * index.frame_duration:  # a recording shorter than the window's margins
         lo, hi = 0.0, end
     rng = frame_range(index, lo, hi)

@@ -74,7 +74,8 @@ async def test_a_boundary_comes_with_its_frames_suggestions_and_a_ranged_preview
         best = start["suggestions"][0]
         assert abs(best["at"] - event.media.talk_scene[0]) < 0.5 and "applause" in best["reason"]
         frames = start["preview"]["frame_times"]
-        assert start["preview"]["fps"] == 25 and frames[0] < 0.05 and abs(len(frames) - 8 * 25) <= 1  # 3 s back, 5 on
+        # From a keyframe at least a second back to 3 s on.
+        assert start["preview"]["fps"] == 25 and frames[0] <= 2.0 and 5.9 < frames[-1] < 6.0
         assert len(start["waveform"]["peaks"]) > 300
         async with http.get(server.base + "/review/talks/opening/boundary/end") as r:
             assert (await r.json())["in_speech"]
