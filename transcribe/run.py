@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from talkcast.errors import MediaError, TalkError
 from talkcast.media import probe, run_ffmpeg
 from talkcast.transcribe.engine import SAMPLE_RATE, Engine, Vocabulary, normalise_language
 from talkcast.transcribe.gate import RawSegment, gate_segments, review_reasons
-from talkcast.transcribe.segment import CueRules, segment_words
+from talkcast.transcribe.segment import CueRules, segment_words, snap_to_speech
 from talkcast.transcribe.writers import render_json, render_transcript, write_text
 
 STAGE = "transcribe"
@@ -46,6 +46,8 @@ class TranscriptResult:
     review_reasons: list[str]
     audio_seconds: float
     seconds: float  # wall-clock time taken
+    model: str = ""  # the model that decoded it
+    why: str = ""  # one line: where the language came from, which model and why
 
     @property
     def real_time_factor(self) -> float:
@@ -119,19 +121,62 @@ def decode_audio(media: Path, talk_id: str, work: Path) -> np.ndarray:
     return audio
 
 
+# The voice itself, for cue timing: no padding, and a pause of 0.3 s already ends a region.
+TIGHT_VAD = VadOptions(speech_pad_ms=0, min_silence_duration_ms=300)
+SPEECH_PAD = 0.4  # what faster-whisper's own VAD adds each side (speech_pad_ms=400)
+
+
 def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
-    """(start, end) seconds of speech found by Silero VAD (the detector faster-whisper uses)."""
-    chunks = get_speech_timestamps(audio, VadOptions())
+    """(start, end) seconds of the voice, found by Silero VAD (the detector faster-whisper uses).
+
+    Tight: where the voice is, unpadded. ``padded`` widens them for the checks that want
+    some room; one run of the detector serves both.
+    """
+    chunks = get_speech_timestamps(audio, TIGHT_VAD)
     return [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in chunks]
 
 
+def padded(regions: Sequence[tuple[float, float]], total: float, pad: float = SPEECH_PAD) -> list[tuple[float, float]]:
+    """``regions`` widened by ``pad`` each side (within 0..total), overlaps merged."""
+    out: list[tuple[float, float]] = []
+    for a, b in regions:
+        a, b = max(0.0, a - pad), min(total, b + pad)
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def _language(engine: Engine, talk_id: str, language: str | None, settings: TranscribeConfig) -> str | None:
-    """The talk's language: the event-wide setting, else the talk's own (``language``), else None (detect)."""
-    lang = normalise_language(settings.language) or normalise_language(language)
+    """The talk's language: its own (``language``), else the event's default, else None (detect)."""
+    lang = normalise_language(language) or normalise_language(settings.language)
     if lang is not None and not engine.supports(lang):
         kind = "the English-only" if not engine.multilingual else "the"
         raise TalkError(talk_id, f"language '{lang}' is not supported by {kind} model '{engine.name}'", stage=STAGE)
     return lang
+
+
+@dataclass(frozen=True)
+class TalkAudio:
+    """A talk's sound as Whisper hears it, and where the voice is."""
+
+    samples: np.ndarray  # 16 kHz mono float32
+    voice: list[tuple[float, float]]  # tight voice regions (cue timing)
+    speech: list[tuple[float, float]]  # the same, padded (quality gate, language windows)
+
+    @property
+    def seconds(self) -> float:
+        """How long the audio is."""
+        return self.samples.size / SAMPLE_RATE
+
+
+def load_audio(media: Path, talk_id: str) -> TalkAudio:
+    """Decode ``media``'s first audio stream and find the voice in it (``TalkError`` naming the talk)."""
+    with tempfile.TemporaryDirectory(prefix="talkcast-audio-") as work:
+        samples = decode_audio(media, talk_id, Path(work))
+    voice = speech_regions(samples)
+    return TalkAudio(samples, voice, padded(voice, samples.size / SAMPLE_RATE))
 
 
 def transcribe_talk(
@@ -145,26 +190,44 @@ def transcribe_talk(
     settings: TranscribeConfig,
     on_progress: Callable[[float, float], None] | None = None,
 ) -> TranscriptResult:
-    """Transcribe ``media`` into captions and a transcript in ``out_dir``.
+    """Transcribe ``media`` with ``engine`` into captions and a transcript in ``out_dir``.
 
     Writes ``talk.<lang>.srt``, ``talk.<lang>.vtt``, ``transcript.txt`` and, when
     ``settings.write_json``, ``talk.<lang>.json``. ``on_progress(done, total)`` is called
     with seconds of audio. Raises ``TalkError`` (stage "transcribe") for bad input; a talk
-    without speech yields no cues and is marked for review.
+    without speech yields no cues and is marked for review. One model whatever the talk's
+    language: ``transcribe.talk.caption_talk`` chooses the model for the language first.
     """
     began = time.monotonic()
     lang = _language(engine, talk_id, language, settings)
-    with tempfile.TemporaryDirectory(prefix="talkcast-audio-") as work:
-        audio = decode_audio(media, talk_id, Path(work))
-    total = audio.size / SAMPLE_RATE
-    speech = speech_regions(audio)
+    audio = load_audio(media, talk_id)
+    if lang is None and audio.speech:
+        lang = engine.detect_language(audio.samples, audio.speech)
+    return transcribe_audio(engine, audio, out_dir, talk_id=talk_id, language=lang, vocabulary=vocabulary,
+                            settings=settings, on_progress=on_progress, began=began)  # fmt: skip
+
+
+def transcribe_audio(
+    engine: Engine,
+    audio: TalkAudio,
+    out_dir: Path,
+    *,
+    talk_id: str,
+    language: str | None,
+    vocabulary: Vocabulary,
+    settings: TranscribeConfig,
+    on_progress: Callable[[float, float], None] | None = None,
+    began: float | None = None,
+) -> TranscriptResult:
+    """Decode ``audio`` in ``language`` (None only when it holds no speech) and write the captions."""
+    began = time.monotonic() if began is None else began
+    total = audio.seconds
     segments: list[RawSegment] = []
-    if speech:
-        if lang is None:
-            lang = engine.detect_language(audio, speech)
+    lang = language
+    if audio.speech and lang is not None:
         try:
             for seg in engine.transcribe(
-                audio,
+                audio.samples,
                 language=lang,
                 vocabulary=vocabulary,
                 beam_size=settings.beam_size,
@@ -179,19 +242,20 @@ def transcribe_talk(
     if on_progress is not None:
         on_progress(total, total)
 
-    report = gate_segments(segments, speech)
+    report = gate_segments(segments, audio.speech)
     rules = CueRules.from_settings(settings)
-    cues = segment_words(report.words, rules)
-    speech_seconds = sum(b - a for a, b in speech)
+    words = snap_to_speech(report.words, audio.voice)
+    cues = segment_words(words, rules)
+    speech_seconds = sum(b - a for a, b in audio.speech)
     reasons = review_reasons(report, cues, speech_seconds=speech_seconds, audio_seconds=total, cue_rules=rules)
 
     artefacts = {
         "srt": write_text(out_dir / f"talk.{lang}.srt", render_srt(cues)),
         "vtt": write_text(out_dir / f"talk.{lang}.vtt", render_vtt(cues)),
-        "transcript": write_text(out_dir / "transcript.txt", render_transcript(report.words)),
+        "transcript": write_text(out_dir / "transcript.txt", render_transcript(words)),
     }
     if settings.write_json:
-        doc = render_json(report.words, cues, talk_id=talk_id, language=lang, model=engine.name, audio_seconds=total)
+        doc = render_json(words, cues, talk_id=talk_id, language=lang, model=engine.name, audio_seconds=total)
         artefacts["json"] = write_text(out_dir / f"talk.{lang}.json", doc)
     return TranscriptResult(
         talk_id=talk_id,
@@ -204,4 +268,5 @@ def transcribe_talk(
         review_reasons=reasons,
         audio_seconds=total,
         seconds=time.monotonic() - began,
+        model=engine.name,
     )
