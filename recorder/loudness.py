@@ -18,7 +18,7 @@ check the figures against ffmpeg's ebur128.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,12 +192,17 @@ def decode_args(inputs: Sequence[str], graph: str, label: str) -> list[str]:
 _CHUNK_BYTES = RATE * 10 * 2 * 4  # 10 s of stereo float32
 
 
-def measure(args: Sequence[str], *, what: str) -> Measurement:
-    """Run ffmpeg with ``args`` (from ``decode_args``) and measure what it outputs, streaming."""
+def measure(args: Sequence[str], *, what: str, sink: Callable[[bytes], object] | None = None) -> Measurement:
+    """Run ffmpeg with ``args`` (from ``decode_args``) and measure what it outputs, streaming.
+
+    ``sink`` also receives every byte of the PCM (to keep it for the encode).
+    """
     meter = LoudnessMeter()
     pending = b""
     with ffmpeg_output(args, what=what, chunk=_CHUNK_BYTES) as chunks:
         for data in chunks:
+            if sink is not None:
+                sink(data)
             # A pipe read may end inside a sample frame; carry the remainder over.
             data = pending + data
             usable = len(data) // 8 * 8
@@ -229,10 +234,28 @@ class Adjustment:
         return chain
 
 
+TOLERANCE = 0.5  # LU: a talk this close to the target is left as it is
+
+
+def within_tolerance(measured: Measurement, target: Target) -> bool:
+    """Whether the audio already plays at the target (and its peaks are under the limit)."""
+    return abs(measured.integrated - target.integrated) <= TOLERANCE and measured.true_peak <= target.true_peak
+
+
 def adjustment(measured: Measurement, target: Target) -> Adjustment:
     """The constant gain reaching the target, and whether its peaks need limiting."""
     gain = target.integrated - measured.integrated
     return Adjustment(gain_db=gain, limit=measured.true_peak + gain > target.true_peak)
+
+
+def predicted(before: Measurement, adj: Adjustment) -> Measurement:
+    """The loudness after a constant gain without limiting: every figure moves by the gain.
+
+    Exact for the PCM (the gates move with the gain, so the same blocks are counted); the
+    AAC encode changes it by hundredths of a LU (tests/test_cut.py measures the file).
+    """
+    g = adj.gain_db
+    return Measurement(before.integrated + g, before.true_peak + g, before.lra, before.threshold + g)
 
 
 def report(before: Measurement, after: Measurement | None, target: Target, adj: Adjustment | None) -> dict[str, Any]:
