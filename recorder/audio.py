@@ -23,13 +23,11 @@ from talkcast.recorder.segments import FRAME, Segment, join_segments, plan_segme
 from talkcast.recorder.smart import FrameRange
 
 AUDIO_RATE = 48000
-AUDIO_BITRATE = "160k"  # a stream copied through unchanged keeps its own
-# The encoder's quality (ffmpeg's native AAC, -q:a): about 130-160 kbit/s for speech.
-# Constant quality rather than a bit rate: the bit-rate control carries state from frame
-# to frame that a segment's pre-roll cannot reproduce (measured: joins then differ from a
-# single pass by -27 dBFS, fading over 10 s); at constant quality each joined segment is
-# bit-identical to the single pass after its pre-roll.
-AUDIO_QUALITY = "1"
+# ffmpeg's native AAC encoder at a constant bit rate: its documented, default mode (the
+# quality mode, -q:a, is marked experimental and said to sound worse). Measured on speech
+# (benchmarks/bench_aac.py): -q:a 1 spends 244 kbit/s where this spends 166, and at the
+# same bit rate scores no better; 160k is what OBS records, so a talk keeps its quality.
+AUDIO_BITRATE = "160k"
 _PCM_FRAME_BYTES = 8  # one stereo float32 sample
 
 
@@ -107,7 +105,7 @@ def copied_audio(rng: FrameRange, video_seconds: float, work: Path, timings: Tim
 
 def encoder_args() -> list[str]:
     """The AAC encoder of every encoded talk track (the segments and a single pass alike)."""
-    return ["-c:a", "aac", "-q:a", AUDIO_QUALITY]
+    return ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
 
 
 def segment_args(pcm: Path, seg: Segment, chain: str, out: Path) -> list[str]:

@@ -1,7 +1,9 @@
 """The talk's audio encoded in parallel segments: planned on AAC frames, joined without a trace.
 
-The null test decodes the joined encode and a single-pass encode of the same PCM and
-subtracts them: at each join the difference must be nothing (bit-identical frames).
+The joined encode and a single-pass encode of the same PCM are each compared with the
+PCM itself: at each join the joined encode must be as close to the source as the single
+pass is there (the bit-rate control makes the bits differ, not the sound; see
+``talkcast.recorder.segments``).
 """
 
 from __future__ import annotations
@@ -68,9 +70,11 @@ def decode(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.float32).reshape(-1, 2)
 
 
-def test_a_null_test_against_a_single_pass_shows_nothing_at_the_joins(tmp_path: Path) -> None:
-    # 20 s of speech-like sound: a gliding voiced tone and noise under a syllable-rate envelope.
-    n = 20 * AUDIO_RATE
+def test_the_joins_are_as_close_to_the_source_as_a_single_pass(tmp_path: Path) -> None:
+    # 60 s of speech-like sound: a gliding voiced tone and noise under a syllable-rate envelope.
+    # Steady, so the encoder's warm-up shows (speech hides it): a segment without enough
+    # pre-roll codes its first seconds 2-3 dB worse than the single pass does there.
+    n = 60 * AUDIO_RATE
     t = np.arange(n) / AUDIO_RATE
     env = 0.3 + 0.7 * np.sin(2 * np.pi * 2.5 * t) ** 2
     voice = np.sin(2 * np.pi * (180 + 40 * np.sin(2 * np.pi * 0.4 * t)) * t)
@@ -84,10 +88,29 @@ def test_a_null_test_against_a_single_pass_shows_nothing_at_the_joins(tmp_path: 
                what="single pass")  # fmt: skip
     a, b = decode(single), decode(joined)
     assert len(a) == len(b) >= n  # both end on a whole frame
+    source = decode_pcm(pcm, chain)
     segments = plan_segments(n, 3)
     assert len(segments) == 3
     for seg in segments[1:]:
         join = (seg.first - 1) * FRAME  # the first output sample the new segment shapes
-        window = slice(join - 4800, join + 4800)  # 100 ms either side
-        assert np.array_equal(a[window], b[window]), f"the join at {join / AUDIO_RATE:.3f} s differs"
-    assert np.array_equal(a, b)  # and everywhere else
+        for half in (FRAME, 4800):  # the frames either side, and 100 ms either side
+            window = slice(join - half, join + half)
+            single_error = error_db(a[window], source[window])
+            joined_error = error_db(b[window], source[window])
+            # Measured: within 0.4 dB of each other at every join; a click would be far louder.
+            assert joined_error <= single_error + 1.0, (join / AUDIO_RATE, half, joined_error, single_error)
+    assert error_db(b[:n], source) <= error_db(a[:n], source) + 0.2  # and over the whole talk
+    assert abs(joined.stat().st_size / single.stat().st_size - 1) < 0.03  # at the same bit rate
+
+
+def decode_pcm(pcm: Path, chain: str) -> np.ndarray:
+    """The PCM through ``chain``, as the encoders hear it."""
+    raw = subprocess.run([tool("ffmpeg"), "-v", "error", "-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2", "-i", pcm,
+                          "-af", chain, "-f", "f32le", "-"], capture_output=True, check=True).stdout  # fmt: skip
+    return np.frombuffer(raw, dtype=np.float32).reshape(-1, 2)
+
+
+def error_db(decoded: np.ndarray, source: np.ndarray) -> float:
+    """The coding error's power relative to the signal's, in dB."""
+    d, x = decoded.astype(np.float64), source.astype(np.float64)
+    return float(10 * np.log10(np.mean((d - x) ** 2) / np.mean(x**2)))
