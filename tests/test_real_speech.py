@@ -72,7 +72,7 @@ def test_cues_start_with_the_voice_and_stay_until_it_stops(
     engine: Engine, clip: tuple[int, Path], tmp_path: Path
 ) -> None:
     channel, media = clip
-    start, end = voice_span(decode_audio(media, "real", tmp_path))
+    start, end = voice_span(decode_audio(media, "real"))
     result = transcribe_talk(engine, media, tmp_path / "out", talk_id="real", language="en",
                              vocabulary=VOCABULARY, settings=SETTINGS)  # fmt: skip
     cues = json.loads(result.artefacts["json"].read_text(encoding="utf-8"))["cues"]
@@ -95,7 +95,7 @@ def test_the_defaults_make_no_more_errors_than_plain_faster_whisper(
 ) -> None:
     """Plain faster-whisper: the same model, its own default decoding, no vocabulary."""
     channel, media = clip
-    audio = decode_audio(media, "real", tmp_path)
+    audio = decode_audio(media, "real")
     segments, _ = engine.model.transcribe(audio, language="en")
     plain = " ".join(s.text for s in segments)
     result = transcribe_talk(engine, media, tmp_path / "out", talk_id="real", language="en",
