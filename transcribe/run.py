@@ -119,6 +119,12 @@ def decode_audio(media: Path, talk_id: str) -> np.ndarray:
 TIGHT_VAD = VadOptions(speech_pad_ms=0, min_silence_duration_ms=300)
 SPEECH_PAD = 0.4  # what faster-whisper's own VAD adds each side (speech_pad_ms=400)
 WHISPER_GAP = 2.0  # and the pause that ends one of its chunks (min_silence_duration_ms=2000)
+# The room sound kept after the talk's last words. Whisper's last window is whatever its
+# previous one left over: with faster-whisper's 0.4 s of padding that can be a sliver of
+# near silence, which it decoded into a 224-token repetition loop, then again at a higher
+# temperature (measured: 7.9 s instead of 4.0 s for a 54 s talk). 2 s of silence there is
+# decoded as silence, at once.
+WHISPER_TAIL = 2.0
 
 
 def speech_regions(audio: np.ndarray) -> list[tuple[float, float]]:
@@ -148,7 +154,8 @@ def whisper_regions(voice: Sequence[tuple[float, float]], total: float) -> list[
 
     Its defaults end a chunk at a pause of ``WHISPER_GAP`` and pad each by ``SPEECH_PAD``;
     the tight ``voice`` regions merged across shorter pauses, then padded, are the same
-    stretches, so the detector runs once per talk instead of twice.
+    stretches, so the detector runs once per talk instead of twice. The last one runs on
+    for ``WHISPER_TAIL`` after the voice.
     """
     merged: list[tuple[float, float]] = []
     for a, b in voice:
@@ -156,7 +163,10 @@ def whisper_regions(voice: Sequence[tuple[float, float]], total: float) -> list[
             merged[-1] = (merged[-1][0], b)
         else:
             merged.append((a, b))
-    return padded(merged, total)
+    regions = padded(merged, total)
+    if regions:
+        regions[-1] = (regions[-1][0], min(total, max(regions[-1][1], merged[-1][1] + WHISPER_TAIL)))
+    return regions
 
 
 def _language(engine: Engine, talk_id: str, language: str | None, settings: TranscribeConfig) -> str | None:
