@@ -17,6 +17,8 @@ The targets: talkcast no worse than plain on every row, and within 1.2x of its t
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import shutil
 import subprocess
 import sys
@@ -86,10 +88,12 @@ def main() -> int:
     args = parser.parse_args()
     settings = TranscribeConfig()
     engines = {name: load_engine(settings, name, threads=2) for name in ("tiny.en", "base")}
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; talkcast with the defaults (beam "
+          f"{settings.beam_size}), [transcribe] hotwords all / glossary (the default) / none")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-languages-") as tmp_dir:
         tmp = Path(tmp_dir)
-        print(f"{'lang':5}{'speech':15}{'model':9}{'plain WER':>10}{'ours WER':>10}{'plain s':>9}{'ours s':>8}"
-              f"{'ours/plain':>11}{'RTF ours':>9}")  # fmt: skip
+        print(f"{'lang':5}{'speech':15}{'model':9}{'audio s':>8}{'plain WER':>10}{'plain RTF':>10}"
+              + "".join(f"{v + ' WER':>13}{'RTF':>7}" for v in ("all", "terms", "glossary", "none")))  # fmt: skip
         for lang, source, media, text in clips(args.langs.split(","), tmp):
             for name, engine in engines.items():
                 if not engine.supports(lang):
@@ -99,16 +103,23 @@ def main() -> int:
                 segments, _ = engine.model.transcribe(str(media), language=lang)
                 plain = " ".join(s.text for s in segments)
                 plain_s = time.perf_counter() - began
-                began = time.perf_counter()
-                result = transcribe_talk(engine, media, tmp / f"{lang}-{name}", talk_id="bench", language=lang,
-                                         vocabulary=VOCABULARY[lang], settings=settings)  # fmt: skip
-                ours_s = time.perf_counter() - began
-                ours = result.artefacts["transcript"].read_text(encoding="utf-8")
-                print(f"{lang:5}{source:15}{name:9}{word_error_rate(text, plain):10.3f}"
-                      f"{word_error_rate(text, ours):10.3f}{plain_s:9.2f}{ours_s:8.2f}{ours_s / plain_s:11.2f}"
-                      f"{ours_s / result.audio_seconds:9.3f}", flush=True)  # fmt: skip
+                row, texts, seconds = [], {}, 0.0
+                for vname in ("all", "terms", "glossary", "none"):
+                    began = time.perf_counter()
+                    result = transcribe_talk(engine, media, tmp / f"{lang}-{name}", talk_id="bench", language=lang,
+                                             vocabulary=VOCABULARY[lang],
+                                             settings=dataclasses.replace(settings, hotwords=vname))  # fmt: skip
+                    wall = time.perf_counter() - began
+                    seconds = result.audio_seconds
+                    texts[vname] = result.artefacts["transcript"].read_text(encoding="utf-8")
+                    row.append(f"{word_error_rate(text, texts[vname]):13.3f}{wall / seconds:7.3f}")
+                print(f"{lang:5}{source:15}{name:9}{seconds:8.1f}{word_error_rate(text, plain):10.3f}"
+                      f"{plain_s / seconds:10.3f}" + "".join(row), flush=True)  # fmt: skip
                 if lang != "en":
-                    print(f"     plain: {plain.strip()[:100]}\n     ours:  {' '.join(ours.split())[:100]}")
+                    print(f"     plain: {' '.join(plain.split())[:110]}")
+                    for vname, ours in texts.items():
+                        print(f"     {vname + ':':9}{' '.join(ours.split())[:110]}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
 
