@@ -112,6 +112,7 @@ class Controller:
         self.obs: ObsClient | None = None  # the prepared session's client, None between sessions
         self.applied_scene: str | None = None
         self.health = ObsHealth(journal, self.note)
+        self.extra_warnings: list[Callable[[], Sequence[str]]] = []  # e.g. the programme checks (streamer.observe)
         self.message = ""
         self.log_lines: deque[str] = deque(maxlen=8)
         self.latency = SwitchLatency()
@@ -471,10 +472,11 @@ class Controller:
                 file=rec.file,
                 duration_s=round(status.duration, 1) if status else None,
                 paused=rec.paused_for is not None or bool(status and status.paused),
+                bytes=status.bytes if status else None,
             ),
             stream=None if stream is None else snap.StreamView(stream.active, stream.reconnecting),
             stats=self.health.stats,
-            warnings=tuple(self.health.warnings),
+            warnings=tuple(self.health.warnings) + tuple(w for more in self.extra_warnings for w in more()),
             destinations=tuple(destinations),
             message=self.message,
             log=tuple(self.log_lines),

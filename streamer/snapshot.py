@@ -38,6 +38,7 @@ class OnAir:
     remaining_s: float | None
     record: bool = True  # False: the speaker did not consent to being recorded
     no_record_reason: str = ""
+    started: datetime | None = None  # when it went on air (the start the clock counts from)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class RecordingView:
     file: str | None
     duration_s: float | None
     paused: bool = False  # paused by talkcast for a talk that is not to be recorded
+    bytes: int | None = None  # written to the file so far (OBS's outputBytes)
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ class Snapshot:
                 "id": current.id,
                 "title": current.title,
                 "speakers": list(current.speakers),
+                "started": current.started.isoformat() if current.started else None,
                 "ends": current.ends.isoformat() if current.ends else None,
                 "remaining_s": current.remaining_s,
                 "record": current.record,
@@ -149,6 +152,7 @@ class Snapshot:
                 "file": self.recording.file,
                 "duration_s": self.recording.duration_s,
                 "paused": self.recording.paused,
+                "bytes": self.recording.bytes,
             },
             "stream": None
             if self.stream is None
@@ -177,6 +181,7 @@ def on_air(clock: Clock, now: datetime) -> OnAir | None:
         remaining_s=round((ends - now).total_seconds(), 1) if ends else None,
         record=talk.record,
         no_record_reason=talk.no_record_reason,
+        started=clock.started_at,
     )
 
 

@@ -17,9 +17,15 @@ One ``Supervisor`` per process, all in the relay's TaskGroup:
 States: ``connecting`` (first attempt, or waiting for the programme), ``live``
 (video frames flowing out), ``retrying`` (exited or stalled; restarting with backoff),
 ``failed`` (``FAILED_AFTER`` attempts in a row never got live; still retried at the
-capped backoff, shown red so a volunteer checks the key or the platform). Every state
+capped backoff, shown red so a volunteer checks the key or the platform). The status
+(``Health.as_dict``) says how long each has been in its state (``state_for_s``), so the
+control room can say "YouTube backup has been retrying for 40 s". Every state
 change is journaled (``Kind.DESTINATION``; the safety copy as
 ``Kind.SAFETY_RECORDING``) and logged once with what happens next.
+
+For ``/metrics`` (``streamer.metrics``) each ``Health`` also counts the bytes written
+over every run, the restarts by cause (``exit``, ``stall``, ``start``, ``programme``: OBS
+stopped publishing) and the watchdog's stalls, and keeps when the last video frame went out.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +91,14 @@ class Health:
     fps: float = 0.0
     speed: float = 0.0
     live_since: float | None = None  # monotonic
+    state_since: float = field(default_factory=time.monotonic)  # when ``state`` last changed
     restarts: int = 0
     last_error: str = ""
     pid: int | None = None
+    sent_bytes: int = 0  # written by every run so far (the metrics' counter)
+    last_data: float | None = None  # monotonic time of the last video frame written
+    stalls: int = 0  # runs the watchdog killed
+    restart_causes: dict[str, int] = field(default_factory=dict)  # exit | stall | start | programme -> times
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot, secrets redacted."""
@@ -102,6 +113,7 @@ class Health:
             "fps": round(self.fps, 1),
             "speed": round(self.speed, 2),
             "uptime_s": round(uptime, 1),
+            "state_for_s": round(time.monotonic() - self.state_since, 1),  # "retrying for 40 s"
             "restarts": self.restarts,
             "last_error": redact(self.last_error),
             "pid": self.pid,
@@ -139,6 +151,7 @@ class Outcome:
 
     error: str  # '' when it was asked to stop
     live_for: float  # seconds it spent live (0 if it never got there)
+    cause: str = "exit"  # exit | stall (killed by the watchdog) | start (could not be started)
 
 
 class Supervisor:
@@ -180,6 +193,8 @@ class Supervisor:
         if error is not None:
             h.last_error = redact(error)
         changed = state != h.state or force
+        if state != h.state:
+            h.state_since = time.monotonic()
         h.state, h.detail = state, detail
         if state != State.LIVE:
             h.live_since = None
@@ -210,7 +225,7 @@ class Supervisor:
             try:
                 args = self.build()
             except Exception as err:
-                outcome = Outcome(f"cannot start: {err}", 0.0)
+                outcome = Outcome(f"cannot start: {err}", 0.0, "start")
             else:
                 outcome = await self.run_once(args, stop)
             if self.on_exit is not None:
@@ -223,17 +238,24 @@ class Supervisor:
             if self.programme is not None and not await self.programme.refresh():
                 # OBS stopped publishing: nothing to push, and not this target's fault.
                 failures = 0
-                h.restarts += 1
+                self._restarted("programme")
                 self.set_state(State.CONNECTING, detail="waiting for the programme", error=outcome.error)
                 continue
             failures = 1 if outcome.live_for >= self.settings.healthy_after else failures + 1
-            h.restarts += 1
+            self._restarted(outcome.cause)
             delay = self.backoff.delay(failures)
             state = State.FAILED if failures >= FAILED_AFTER else State.RETRYING
             self.set_state(state, detail=f"restarting in {delay:.1f} s", error=outcome.error)
             self._log_failure(outcome.error, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
+
+    def _restarted(self, cause: str) -> None:
+        h = self.health
+        h.restarts += 1
+        h.restart_causes[cause] = h.restart_causes.get(cause, 0) + 1
+        if cause == "stall":
+            h.stalls += 1
 
     def _log_failure(self, error: str, delay: float) -> None:
         # Log each distinct failure once; a destination that stays down is not a log flood.
@@ -279,7 +301,7 @@ class Supervisor:
                 start_new_session=True,  # its own group: aterminate() reaches everything it spawns
             )
         except OSError as err:
-            return Outcome(f"cannot start {Path(args[0]).name}: {err.strerror or err}", 0.0)
+            return Outcome(f"cannot start {Path(args[0]).name}: {err.strerror or err}", 0.0, "start")
         h.pid = proc.pid
         watch = _Watch(self, proc)
         try:
@@ -293,9 +315,10 @@ class Supervisor:
             await aterminate(proc, 0)
             h.pid = None
         live_for = time.monotonic() - watch.live_at if watch.live_at is not None else 0.0
+        cause = "stall" if reason else "exit"
         if not reason and not stop.is_set():
             reason = watch.exit_reason()
-        return Outcome(reason, live_for)
+        return Outcome(reason, live_for, cause)
 
 
 class _Watch:
@@ -310,6 +333,7 @@ class _Watch:
         self.stderr: deque[str] = deque(maxlen=12)
         self.samples: deque[tuple[float, int, int]] = deque()
         self._frames = 0
+        self._size = 0
 
     async def read_progress(self) -> None:
         """Parse ``-progress`` blocks: note growth, go live, update the rates."""
@@ -324,8 +348,10 @@ class _Watch:
             # Progress means video frames: an output carrying only audio (a probe that
             # missed the video, a programme whose video froze) is not "live" for viewers.
             grew = block.frame > self._frames
+            h.sent_bytes += max(0, block.total_size - self._size)
+            self._size = max(self._size, block.total_size)
             if grew:
-                self.last_growth = now
+                self.last_growth = h.last_data = now
                 if self.live_at is None:
                     self.live_at = now
                     self.sup.set_state(State.LIVE)

@@ -5,7 +5,8 @@ the API and the screen show the same thing), refreshed four times a second with 
 Keys are read in cbreak mode from the terminal without blocking the event loop.
 
 Keys: s start talk now, e end talk, b break, n/p next/previous talk, m auto/manual,
-a Q&A, t back to the talk scene, i intro, o outro, q quit (asks y/n).
+a Q&A, t back to the talk scene, i intro, o outro, l a fresh control room login link
+(with its QR code), q quit (asks y/n).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import os
 import sys
 import termios
 import tty
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -29,6 +31,7 @@ from rich.text import Text
 
 from talkcast.streamer.clock import format_countdown
 from talkcast.streamer.controller import ActionError, Controller
+from talkcast.streamer.room.terminal import login_banner
 from talkcast.streamer.snapshot import RecordingView, Snapshot
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,12 @@ KEYS = {
     "o": "outro",
     "u": "undo",
 }
-HELP = "s start  e end  b break  n/p next/prev  m auto/manual  a Q&A  t talk  i intro  o outro  u undo  q quit"
+HELP = (
+    "s start  e end  b break  n/p next/prev  m auto/manual  a Q&A  t/i/o talk/intro/outro"
+    "  u undo  x end stream  l login  q quit"
+)
+QUIT_PROMPT = "Quit talkcast live? OBS keeps running. y = quit, any other key = stay"
+END_PROMPT = "End the YouTube broadcast for everyone? It cannot be restarted. y = end it, any other key = keep it"
 
 
 def _clock(at: datetime | None) -> str:
@@ -170,10 +178,11 @@ def _logs_through(stream: Any) -> Iterator[None]:
                 h.setStream(s)
 
 
-async def run_ui(controller: Controller) -> None:
+async def run_ui(controller: Controller, *, login: Callable[[], str] | None = None) -> None:
     """Show the status screen and handle keys until the controller stops.
 
-    Without a terminal on stdin this only waits (the log lines are the status).
+    ``login`` makes a fresh control room login link (key l). Without a terminal on
+    stdin this only waits (the log lines are the status).
     """
     if not sys.stdin.isatty():
         log.info("no terminal on stdin: running without the status screen")
@@ -206,28 +215,37 @@ async def run_ui(controller: Controller) -> None:
             ):
                 while not controller.stopping.is_set():
                     with contextlib.suppress(TimeoutError):
-                        key = await asyncio.wait_for(keys.get(), timeout=0.25)
-                        prompt = await _handle_key(controller, key.lower(), prompt)
+                        key = (await asyncio.wait_for(keys.get(), timeout=0.25)).lower()
+                        if key == "l" and login is not None and not prompt:
+                            url = login()
+                            live.console.print(login_banner(url, host=urlsplit(url).hostname or ""), soft_wrap=True)
+                            continue
+                        prompt = await _handle_key(controller, key, prompt)
                     live.update(render_status(controller.snapshot(), prompt=prompt))
         finally:
             loop.remove_reader(fd)
 
 
 async def _handle_key(controller: Controller, key: str, prompt: str) -> str:
-    """Do what ``key`` means; returns the prompt to show next (quit confirmation)."""
+    """Do what ``key`` means; returns the prompt to show next (quitting and ending the stream ask first)."""
     if prompt:
-        if key == "y":
+        if key == "y" and prompt == END_PROMPT:
+            await _act(controller, "end-stream")
+        elif key == "y":
             controller.note("quitting (volunteer)")
             controller.request_stop()
         return ""
-    if key == "q":
-        return "Quit talkcast live? OBS keeps running. y = quit, any other key = stay"
+    if key in ("q", "x"):
+        return QUIT_PROMPT if key == "q" else END_PROMPT
     action = KEYS.get(key)
-    if action is None:
-        return ""
+    if action is not None:
+        await _act(controller, action)
+    return ""
+
+
+async def _act(controller: Controller, action: str) -> None:
     try:
         await controller.act(action)
     except ActionError as err:
         controller.message = str(err)
         controller.note(f"{action}: {err}", level=logging.WARNING)
-    return ""

@@ -39,6 +39,7 @@ class Kind(enum.StrEnum):
     HEALTH = "health"
     DESTINATION = "destination"  # a relay destination changed state
     SAFETY_RECORDING = "safety_recording"  # the relay's own copy of the programme
+    BROADCAST = "broadcast"  # the YouTube live broadcast: its status and every transition tried
     NOTE = "note"
 
 
@@ -105,6 +106,7 @@ class JournalWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.write_errors = 0  # writes that failed (a full disk): shown as a metric
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         try:
@@ -132,6 +134,7 @@ class JournalWriter:
                 self._fh.flush()
                 os.fsync(self._fh.fileno())
             except OSError as err:
+                self.write_errors += 1
                 raise JournalError(f"{self.path}: cannot write the journal: {err}") from err
 
     def record(self, kind: Kind, **fields: Any) -> Entry:

@@ -13,10 +13,11 @@ from talkcast.config import LiveConfig, minimal_config
 from talkcast.journal import Entry, JournalWriter, Kind, now
 from talkcast.schedule import Schedule, Talk
 from talkcast.secrets import Secret
-from talkcast.streamer.api import authorized, is_loopback
+from talkcast.streamer.api import authorized
 from talkcast.streamer.controller import ACTIONS, Controller
 from talkcast.streamer.markers import open_talk
 from talkcast.streamer.ui import KEYS, _handle_key, render_status
+from talkcast.webauth import is_loopback
 
 
 def controller(tmp_path, **live) -> Controller:

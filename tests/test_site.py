@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
-import os
 import re
 import threading
 import time
@@ -20,30 +19,15 @@ from pathlib import Path
 import pytest
 
 from talkcast.archive.site import build_site
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_pids
 from tests.support.site_event import QuietHandler, RangeHandler, SiteEvent, make_site_event
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
 ARTEFACTS = Path(__file__).parent / "artefacts"
 H264_AAC = 'video/mp4; codecs="avc1.42E01E, mp4a.40.2"'
-
-
-def _chromium_pids() -> set[int]:
-    """Processes running Debian's chromium binary (browser, zygotes, renderers, utilities)."""
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.readlink(entry / "exe").startswith("/usr/lib/chromium/"):
-                    pids.add(int(entry.name))
-            except OSError:
-                continue  # gone, or not ours to look at
-    return pids
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +43,7 @@ def event(tmp_path_factory: pytest.TempPathFactory) -> SiteEvent:
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)")
-    before = _chromium_pids()
+    before = chromium_pids()
     pw = playwright_api.sync_playwright().start()
     try:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -70,7 +54,7 @@ def browser() -> Iterator[object]:
     finally:
         pw.stop()
     deadline = time.monotonic() + 10
-    while (left := _chromium_pids() - before) and time.monotonic() < deadline:
+    while (left := chromium_pids() - before) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not left, f"chromium processes left behind: {sorted(left)}"
 

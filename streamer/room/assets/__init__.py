@@ -1,0 +1,1 @@
+"""The control room's Jinja2 templates, CSS and JavaScript (a package so they ship as package data)."""
