@@ -175,7 +175,7 @@ def audio_job(
         measured: loudness.Measurement | None = None
         if settings.normalize_loudness:
             with pcm.open("wb") as fh, timings.step("audio: measure"):
-                measured = loudness.measure(args, what="audio measurement", sink=fh.write)
+                measured = loudness.measure(args, what="audio measurement", sink=fh.write, workers=cores)
         else:
             with timings.step("audio: decode"):
                 run_ffmpeg([*args[:-1], str(pcm)], what="audio decode")
