@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -44,24 +45,37 @@ START = 123.4
 
 
 def long_source(minutes: float) -> Path:
-    """bench_cut's 10-minute recording repeated (stream copy) to outlast a talk of ``minutes``.
+    """A recording that outlasts a talk of ``minutes`` from ``START``.
 
-    Known limit: a talk that crosses two or more of the copies' joins is refused by the
-    cut's own check (audio ends 0.054 s after the video across 2 joins, 0.099 s across 4;
-    the same with the old 0.17 s pre-roll and with loudness off). One join passes, so the
-    10-minute talk (123 s to 723 s) is measured; a 45-minute one needs a source recorded
-    in one piece.
+    Up to 10 minutes: bench_cut's 10-minute recording twice over (stream copy, made in
+    seconds); the talk crosses one join of the copies. Longer talks would cross two or
+    more, which the cut refuses today (audio ends 0.054 s after the video across 2
+    joins; fixed on another branch), so they get one recording made in one piece: the
+    same picture and sound, encoded once at x264's ultrafast (with bench_cut's B-frames
+    and GOP) to be made in minutes rather than an hour.
     """
     base = CACHE / "obs-720p30-10min.mkv"
     if not base.is_file():
         make_source(base)
-    copies = int((minutes * 60 + START) // 600) + 1
-    out = CACHE / f"obs-720p30-{copies * 10}min.mkv"
+    if minutes * 60 + START <= 1200:
+        out = CACHE / "obs-720p30-20min.mkv"
+        if not out.is_file():
+            listing = CACHE / "repeat.ffconcat"
+            listing.write_text("ffconcat version 1.0\n" + f"file '{base}'\n" * 2)
+            subprocess.run([tool("ffmpeg"), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+                            "-c", "copy", str(out)], check=True)  # fmt: skip
+        return out
+    seconds = int(minutes * 60 + START) + 120
+    out = CACHE / f"obs-720p30-{seconds // 60}min.mkv"
     if not out.is_file():
-        listing = CACHE / "repeat.ffconcat"
-        listing.write_text("ffconcat version 1.0\n" + f"file '{base}'\n" * copies)
-        subprocess.run([tool("ffmpeg"), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
-                        "-c", "copy", str(out)], check=True)  # fmt: skip
+        part = out.with_suffix(".part.mkv")
+        speechy = f"sine=f=220:r=48000:d={seconds},volume='0.2+0.15*sin(2*PI*t*0.7)':eval=frame"
+        subprocess.run([tool("ffmpeg"), "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"testsrc2=size=1280x720:rate=30:duration={seconds}", "-f", "lavfi", "-i", speechy,
+                        "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+                        "-g", "250", "-keyint_min", "250", "-sc_threshold", "0", "-bf", "2", "-b:v", "2500k",
+                        "-c:a", "aac", "-b:a", "160k", "-ac", "2", str(part)], check=True)  # fmt: skip
+        part.replace(out)
     return out
 
 
@@ -77,7 +91,19 @@ def cut(src: Path, work: Path, name: str, mode: str, seconds: float, loud: bool)
     print(f"  {name}: {wall:.2f} s wall, {cpu:.2f} s CPU (load {os.getloadavg()[0]:.1f}); loudness "
           f"{result.loudness.get('output_i')}; steps: {steps}", flush=True)  # fmt: skip
     CPU[name] = cpu
+    if loud:
+        measured = ebur128_integrated(result.video)
+        print(f"    ffmpeg's ebur128 on the result: {measured:.2f} LUFS, {measured - settings.loudness_target:+.2f} LU "
+              "from the target")  # fmt: skip
     return wall, result.loudness
+
+
+def ebur128_integrated(path: Path) -> float:
+    """The integrated loudness of ``path``'s audio by ffmpeg's own meter (independent of talkcast's)."""
+    out = subprocess.run([tool("ffmpeg"), "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a:0", "-af",
+                          "ebur128", "-f", "null", "-"], capture_output=True, text=True, check=True).stderr  # fmt: skip
+    summary = out[out.rindex("Summary:") :]
+    return float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))  # type: ignore[union-attr]
 
 
 CPU: dict[str, float] = {}
