@@ -10,6 +10,7 @@ STAMPS := $(VENV)/.stamps
 APT_RUNTIME := ffmpeg espeak-ng sox fonts-dejavu-core fonts-noto-cjk fonts-symbola
 APT_LIVE    := obs-studio xvfb nginx-light libnginx-mod-rtmp
 APT_TEST    := $(APT_RUNTIME) $(APT_LIVE) chromium prometheus
+APT_BENCH   := $(APT_TEST) festival alsa-utils
 
 .PHONY: demo test lint bench format clean
 
@@ -32,7 +33,7 @@ format: $(STAMPS)/venv-test
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMPS)/venv-test
-	@scripts/apt-ensure $(APT_TEST)
+	@scripts/apt-ensure $(APT_BENCH)
 	$(BIN)/python benchmarks/run_all.py
 
 $(STAMPS)/venv: pyproject.toml

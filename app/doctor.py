@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from talkcast.config import Config, load_config, model_path
+from talkcast.config import Config, load_config
 from talkcast.errors import TalkcastError
 
 
@@ -66,16 +66,44 @@ def check_output(cfg: Config, *, min_free_gib: float = 10.0) -> list[Check]:
     return [writable, disk]
 
 
-def check_model(cfg: Config) -> Check:
-    """The configured Whisper model loads."""
-    from talkcast.transcribe.engine import load_engine
+def check_models(cfg: Config) -> list[Check]:
+    """The Whisper models of [transcribe] model load, and which languages they caption.
 
-    name = cfg.transcribe.model
-    try:
-        load_engine(cfg.transcribe, model_path(cfg), threads=1)
-    except TalkcastError as err:
-        return Check("whisper model", False, str(err), "see transcribe.model in the README")
-    return Check("whisper model", True, f"'{name}' loads")
+    ``auto`` is reported as what it gives now: a hub model when the hub has one (not
+    downloaded here), else the bundled multilingual base.
+    """
+    from talkcast.transcribe.engine import load_engine
+    from talkcast.transcribe.models import AUTO, AUTO_CANDIDATES, BUNDLED_MULTILINGUAL, DEFAULT, hub_status, model_table
+
+    checks, serves = [], {}
+    table = model_table(cfg.transcribe.model, cfg.base_dir)
+    for language, configured in sorted(table.items(), key=lambda item: item[0] == DEFAULT):
+        name, how = configured, ""
+        if configured == AUTO:
+            hub = [n for n, _ in AUTO_CANDIDATES if hub_status(n) != "unreachable"]
+            if hub:
+                serves[language] = f"auto (from the hub: {', '.join(hub)}, chosen by speed)"
+                checks.append(Check(f"whisper model.{language}", True, serves[language]))
+                continue
+            name, how = BUNDLED_MULTILINGUAL, " (auto: the Hugging Face hub is not reachable)"
+        try:
+            engine = load_engine(cfg.transcribe, name, threads=1)
+        except TalkcastError as err:
+            checks.append(Check(f"whisper model.{language}", False, str(err), "see transcribe.model in the README"))
+            continue
+        can = sorted(engine.model.supported_languages)
+        if language != DEFAULT and not engine.supports(language):
+            checks.append(Check(f"whisper model.{language}", False, f"'{name}' cannot caption '{language}'",
+                                "give that language a multilingual model"))  # fmt: skip
+            continue
+        serves[language] = f"{name}{how}"
+        what = language if language != DEFAULT else f"{len(can)} languages ({', '.join(can[:8])}, ...)"
+        checks.append(Check(f"whisper model.{language}", True, f"'{name}' loads{how}; captions {what}"))
+    if serves:
+        own = [f"{lang}: {model}" for lang, model in serves.items() if lang != DEFAULT]
+        rest = f"every other language: {serves[DEFAULT]}" if DEFAULT in serves else "no model for other languages"
+        checks.append(Check("captions", DEFAULT in serves, "; ".join([*own, rest])))
+    return checks
 
 
 def check_obs(cfg: Config, timeout: float = 1.0) -> Check:
@@ -105,7 +133,7 @@ def run_doctor(config_file: Path, print_line: Callable[[str], None] = print) -> 
         checks.append(Check("config", True, f"{cfg.file} is valid"))
         checks += check_output(cfg)
         if cfg.transcribe.enabled:
-            checks.append(check_model(cfg))
+            checks += check_models(cfg)
         live_configured = cfg.obs.password is not None or bool(cfg.destinations)
         if live_configured:
             checks.append(check_obs(cfg))

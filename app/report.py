@@ -58,7 +58,7 @@ def detail(res: CutOutput | TranscriptOutput | PublishOutput) -> str:
     if isinstance(res, CutOutput):
         return f"{res.duration:.1f} s, {res.mode}"
     if isinstance(res, TranscriptOutput):
-        text = f"{res.cues} cues, {res.language}"
+        text = f"{res.cues} cues, {res.why or res.language}"
         if res.review_reasons:
             text += ", needs review: " + "; ".join(res.review_reasons)
         return text

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from talkcast.config import Config, load_config, model_path
+from talkcast.config import Config, load_config
 from talkcast.errors import TalkError
 from talkcast.fsutil import sha256_file
 from talkcast.stage import CutOutput, StageName, TalkJob, TranscriptOutput, rel, talk_dir
@@ -66,21 +66,23 @@ def run_cut(job: TalkJob, progress: ProgressSink | None = None) -> CutOutput:
     )
 
 
-_engines: dict[tuple[str, str, int], Any] = {}
+_engines: dict[tuple[Any, ...], Any] = {}
 
 
 def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> TranscriptOutput:
-    """The transcribe stage for one talk (runs in a worker; the model loads once per process)."""
-    from talkcast.transcribe.engine import load_engine
-    from talkcast.transcribe.run import transcribe_talk, transcribe_threads, vocabulary_for
+    """The transcribe stage for one talk (runs in a worker; each model loads once per process)."""
+    from talkcast.transcribe.models import model_table
+    from talkcast.transcribe.run import transcribe_threads, vocabulary_for
+    from talkcast.transcribe.talk import Engines, caption_talk
 
     cfg = _config(job.config_file)
     settings = cfg.transcribe
     # Fixed, whatever the layout (talks at once, cores, cluster): captions must not depend on it.
     threads = transcribe_threads(settings)
-    key = (model_path(cfg), settings.compute_type, threads)
+    table = model_table(settings.model, cfg.base_dir)
+    key = (tuple(sorted(table.items())), settings.compute_type, settings.beam_size, settings.auto_max_rtf, threads)
     if key not in _engines:
-        _engines[key] = load_engine(settings, key[0], threads=threads)
+        _engines[key] = Engines(settings, table, threads)
     out = talk_dir(cfg, job.talk.id)
     video = out / "talk.mp4"
     if not video.is_file():
@@ -90,9 +92,9 @@ def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> Transc
         if progress is not None:
             progress.put((job.talk.id, StageName.TRANSCRIBE, done, total))
 
-    result = transcribe_talk(
+    result = caption_talk(
         _engines[key], video, out, talk_id=job.talk.id, language=job.talk.language or None,
-        vocabulary=vocabulary_for(job.talk, cfg), settings=settings, on_progress=report,
+        vocabulary=vocabulary_for(job.talk, cfg), on_progress=report,
     )  # fmt: skip
     files = {name: rel(cfg, path) for name, path in result.artefacts.items()}
     return TranscriptOutput(
@@ -106,6 +108,8 @@ def run_transcribe(job: TalkJob, progress: ProgressSink | None = None) -> Transc
         review_reasons=tuple(result.review_reasons) if result.needs_review else (),
         audio_seconds=round(result.audio_seconds, 2),
         rtf=round(result.real_time_factor, 4) if result.audio_seconds else None,
+        model=result.model,
+        why=result.why,
     )
 
 

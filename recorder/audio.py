@@ -1,10 +1,15 @@
-"""The talk's one audio track: copied from the recording when nothing changes it, else encoded once.
+"""The talk's one audio track: copied from the recording when nothing changes it, else encoded.
 
-Loudness normalisation (two passes, see ``loudness``) happens while it is encoded.
+The talk's audio is decoded once into a PCM file, measured on the way (loudness, pass
+one); pass two applies the gain while it is encoded in parallel segments joined on AAC
+frame boundaries (``segments``), beside the video work. A talk already within
+``loudness.TOLERANCE`` of the target keeps the recording's own packets when it can.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,9 +19,14 @@ from talkcast.errors import MediaError
 from talkcast.media import Probe, probe, run_ffmpeg
 from talkcast.recorder import loudness
 from talkcast.recorder.jobs import Timings
+from talkcast.recorder.segments import FRAME, Segment, join_segments, plan_segments
 from talkcast.recorder.smart import FrameRange
 
 AUDIO_RATE = 48000
+# ffmpeg's native AAC encoder at a constant bit rate: its documented, default mode (the
+# quality mode, -q:a, is marked experimental and said to sound worse). Measured on speech
+# (benchmarks/bench_aac.py): -q:a 1 spends 244 kbit/s where this spends 166, and at the
+# same bit rate scores no better; 160k is what OBS records, so a talk keeps its quality.
 AUDIO_BITRATE = "160k"
 # Where the audio's timestamps and its samples disagree by more than this, the samples
 # are trimmed or padded with silence to the timestamps, as the video follows its own. At
@@ -24,6 +34,7 @@ AUDIO_BITRATE = "160k"
 # overlaps the next one's first by up to a frame; decoded one after the other they ran
 # the sound late by that much per join. (OBS's millisecond timestamps stay well inside.)
 _RESYNC = 0.005
+_PCM_FRAME_BYTES = 8  # one stereo float32 sample
 
 
 def audio_graph(
@@ -99,6 +110,50 @@ def copied_audio(rng: FrameRange, video_seconds: float, work: Path, timings: Tim
     return out
 
 
+def encoder_args() -> list[str]:
+    """The AAC encoder of every encoded talk track (the segments and a single pass alike)."""
+    return ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
+
+
+def segment_args(pcm: Path, seg: Segment, chain: str, out: Path) -> list[str]:
+    """Encode one segment of the talk's PCM (stereo float at ``AUDIO_RATE``) to ADTS.
+
+    The start is a byte offset, so it is exact to the sample; the end is a sample count.
+    """
+    return [
+        "-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2",
+        "-skip_initial_bytes", str(seg.input_start * _PCM_FRAME_BYTES), "-i", str(pcm),
+        "-af", f"atrim=end_sample={seg.input_end - seg.input_start},{chain}",
+        *encoder_args(), "-f", "adts", str(out),
+    ]  # fmt: skip
+
+
+def encode_segments(pcm: Path, samples: int, chain: str, out: Path, *, workers: int, timings: Timings) -> Path:
+    """Encode the PCM through ``chain`` on ``workers`` cores into ``out`` (an M4A), joined on AAC frames."""
+    segments = plan_segments(samples, workers)
+    work = out.parent
+    parts = [work / f"audio-{k}.aac" for k in range(len(segments))]
+
+    def encode(k: int) -> bytes:
+        with timings.step(f"audio: encode {k + 1}/{len(segments)}"):
+            run_ffmpeg(segment_args(pcm, segments[k], chain, parts[k]), what=f"audio segment {k + 1}")
+        data = parts[k].read_bytes()
+        parts[k].unlink()
+        return data
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        encoded = list(pool.map(encode, range(len(segments))))
+    joined = work / "audio.aac"
+    joined.write_bytes(join_segments(segments, encoded))
+    # ADTS has no place for the encoder's priming: the offset puts the first (priming)
+    # frame before zero, where the MP4 muxer's edit list hides it, as a single pass does.
+    with timings.step("audio: join"):
+        run_ffmpeg(["-itsoffset", f"{-FRAME / AUDIO_RATE:.9f}", "-i", str(joined), "-c", "copy", "-f", "mp4",
+                    str(out)], what="audio join")  # fmt: skip
+    joined.unlink()
+    return out
+
+
 def audio_job(
     ranges: Sequence[FrameRange],
     out: Path,
@@ -108,29 +163,52 @@ def audio_job(
     after: float,
     result: dict[str, Any],
     timings: Timings,
+    copyable: Callable[[], Path | None] | None = None,
+    workers: int | None = None,
 ) -> Callable[[], None]:
-    """Measure loudness (pass one), encode the whole talk's audio once (pass two), measure the result."""
+    """Measure loudness (pass one, keeping the PCM), then encode it in parallel segments (pass two).
+
+    ``copyable``, when given, copies the recording's own audio packets instead: used
+    when the talk already plays within ``loudness.TOLERANCE`` of the target (it returns
+    None when the packets do not fit, and the audio is encoded after all).
+    """
     target = loudness.Target(settings.loudness_target, settings.true_peak)
+    cores = workers or os.cpu_count() or 1
 
     def run() -> None:
-        tail = f"aresample={AUDIO_RATE}"
-        measured = adj = None
+        pcm = out.parent / "audio.f32"
+        inputs, graph = audio_graph(ranges, before=before, after=after, tail_filter=f"aresample={AUDIO_RATE}")
+        args = loudness.decode_args(inputs, graph, "[aout]")
+        measured: loudness.Measurement | None = None
         if settings.normalize_loudness:
-            inputs, graph = audio_graph(ranges, before=before, after=after, tail_filter="anull")
-            with timings.step("audio: measure"):
-                measured = loudness.measure(loudness.decode_args(inputs, graph, "[aout]"), what="audio measurement")
-            if measured.silent:
-                result.update(loudness.report(measured, None, target, None), note="audio is silent: not normalised")
-            else:
-                adj = loudness.adjustment(measured, target)
-                tail = f"{adj.filter(target)},{tail}"
-        inputs, graph = audio_graph(ranges, before=before, after=after, tail_filter=tail)
-        args = [*inputs, "-filter_complex", graph, "-map", "[aout]", "-c:a", "aac", "-b:a", AUDIO_BITRATE]
-        with timings.step("audio: encode"):
-            run_ffmpeg([*args, "-f", "mp4", str(out)], what="audio")
+            with pcm.open("wb") as fh, timings.step("audio: measure"):
+                measured = loudness.measure(args, what="audio measurement", sink=fh.write, workers=cores)
+        else:
+            with timings.step("audio: decode"):
+                run_ffmpeg([*args[:-1], str(pcm)], what="audio decode")
+        chain, adj = "anull", None
+        if measured is not None and measured.silent:
+            result.update(loudness.report(measured, None, target, None), note="audio is silent: not normalised")
+        elif measured is not None and loudness.within_tolerance(measured, target):
+            copied = copyable() if copyable is not None else None
+            how = "copied from the recording" if copied is not None else "encoded without a gain"
+            note = f"audio already at {measured.integrated:.1f} LUFS (target {target.integrated:g}): {how}"
+            result.update(loudness.report(measured, None, target, None), note=note)
+            if copied is not None:
+                pcm.unlink()
+                return
+        elif measured is not None:
+            adj = loudness.adjustment(measured, target)
+            chain = adj.filter(target)
+        samples = pcm.stat().st_size // _PCM_FRAME_BYTES
+        encode_segments(pcm, samples, chain, out, workers=cores, timings=timings)
+        pcm.unlink()
         if measured is not None and adj is not None:
-            with timings.step("audio: measure result"):
-                after_measure = loudness.measure_file(out)
+            if adj.limit:  # the limiter's effect cannot be predicted: measure the file
+                with timings.step("audio: measure result"):
+                    after_measure = loudness.measure_file(out)
+            else:
+                after_measure = loudness.predicted(measured, adj)
             result.update(loudness.report(measured, after_measure, target, adj))
 
     return run

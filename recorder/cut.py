@@ -12,6 +12,7 @@ damage rather than being cut into a file whose sound drifts.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import shutil
@@ -306,11 +307,18 @@ def _make_pieces(
     elif plan.audio is None:
         plan.audio = work / "audio.m4a"
         ranges = [s.rng for s in sources]
+        # Already at the target loudness: the recording's own packets, if nothing else changes them.
+        keep = dataclasses.replace(settings, normalize_loudness=False)
+        copyable = (
+            (lambda: copied_audio(sources[0].rng, plan.total, work, plan.timings))
+            if mode == "smart" and copyable_audio([s.info for s in sources], keep, cards=bool(title or end))
+            else None
+        )
         job = audio_job(
             ranges, plan.audio, settings, before=plan.before, after=plan.after, result=plan.loudness,
-            timings=plan.timings,
+            timings=plan.timings, copyable=copyable,
         )  # fmt: skip
-        runs.insert(0, job)  # the audio is the longest single job (two passes): start it first
+        runs.insert(0, job)  # the audio is the longest chain (measure, then encode): start it first
     run_parallel(talk.id, runs)
     return plan
 

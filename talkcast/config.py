@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from talkcast.errors import ConfigError
 from talkcast.secrets import LIVE_SECRETS_FILE, Secret, read_secrets_file, read_stream_secrets, register_secret
+from talkcast.talks import whisper_language
 from talkcast.tomlmap import Loader, did_you_mean, read_toml
 
 # Whisper model names faster-whisper knows how to fetch from the hub, plus the bundled one.
@@ -40,6 +41,9 @@ KNOWN_MODELS = (
     "large-v3", "large", "distil-large-v2", "distil-medium.en", "distil-small.en", "distil-large-v3",
     "distil-large-v3.5", "large-v3-turbo", "turbo",
 )  # fmt: skip
+# [transcribe] model when not set: the bundled tiny.en for English, "auto" (the strongest
+# multilingual model reachable; see transcribe/models.py) for every other language.
+DEFAULT_MODELS = {"en": "tiny.en", "default": "auto"}
 
 
 @dataclass(frozen=True)
@@ -217,13 +221,20 @@ class TranscribeConfig:
     """The [transcribe] table: the Whisper model and the subtitle rules."""
 
     enabled: bool = True
-    model: str = "tiny.en"  # a known model name, or a folder relative to event.toml
+    # A model name, "auto", or a folder relative to event.toml; or a table of them per
+    # language code with a "default" entry (see model_table).
+    model: str | dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
+    auto_max_rtf: float = 1.0  # "auto" picks hub models expected to take at most this x the talk's length
     compute_type: str = "int8"
     threads: int = 0  # 0: 2 per transcription on any machine, so any layout gives the same captions
     beam_size: int = 5  # beam 1 is ~20% faster; 5 made a third of the word errors (benchmarks/)
     vad_filter: bool = True
     language: str | None = None  # None: each talk's own language, else detected
     glossary: tuple[str, ...] = ()
+    # Which of the talk's words bias the decoder (as hotwords): the glossary alone, "all"
+    # (speakers, glossary, event, title) or "none". Measured: speakers' names made errors
+    # on real speech and on a Russian greeting; put a name in the glossary to have it spelled.
+    hotwords: Literal["terms", "glossary", "all", "none"] = "glossary"
     max_line_chars: int = 42
     max_lines: int = 2
     min_cue_seconds: float = 1.0
@@ -395,11 +406,7 @@ def _check(loader: Loader, cfg: Config) -> None:
         ZoneInfo(cfg.event.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         loader.fail("event.timezone", f"unknown time zone '{cfg.event.timezone}'")
-    model = cfg.transcribe.model
-    if not _looks_like_path(model) and model not in KNOWN_MODELS:
-        loader.fail("transcribe.model", f"unknown model '{model}'" + did_you_mean(model, list(KNOWN_MODELS)))
-    if _looks_like_path(model) and not (cfg.base_dir / model).is_dir():
-        loader.fail("transcribe.model", f"model folder '{model}' does not exist")
+    _check_models(loader, cfg)
     if cfg.schedule.file is not None and not cfg.schedule.file.is_file():
         loader.fail("schedule.file", f"file '{cfg.schedule.file}' does not exist")
     if cfg.event.secrets_file is not None and not cfg.event.secrets_file.is_file():
@@ -493,10 +500,17 @@ def _looks_like_path(model: str) -> bool:
     return "/" in model or model.startswith(".")
 
 
-def model_path(cfg: Config) -> str:
-    """The configured Whisper model: a known name, or an absolute folder path."""
-    model = cfg.transcribe.model
-    return str((cfg.base_dir / model).resolve()) if _looks_like_path(model) else model
+def _check_models(loader: Loader, cfg: Config) -> None:
+    configured = cfg.transcribe.model
+    entries = {"": configured} if isinstance(configured, str) else configured
+    for language, model in entries.items():
+        key = f"transcribe.model.{language}" if language else "transcribe.model"
+        if language and language != "default" and whisper_language(language) != language:
+            loader.fail(key, f"'{language}' is not a Whisper language code (like en, ru, fr) or 'default'")
+        if not _looks_like_path(model) and model not in (*KNOWN_MODELS, "auto"):
+            loader.fail(key, f"unknown model '{model}'" + did_you_mean(model, [*KNOWN_MODELS, "auto"]))
+        if _looks_like_path(model) and not (cfg.base_dir / model).is_dir():
+            loader.fail(key, f"model folder '{model}' does not exist")
 
 
 def _resolve_secrets(loader: Loader, cfg: Config, environ: Mapping[str, str]) -> Config:

@@ -169,6 +169,8 @@ class TranscriptOutput:
     review_reasons: tuple[str, ...] = ()
     audio_seconds: float = 0.0
     rtf: float | None = None
+    model: str = ""  # the Whisper model that made the captions
+    why: str = ""  # where the language came from, and why that model (one line)
 
     @property
     def status(self) -> Status:
@@ -193,6 +195,8 @@ class TranscriptOutput:
             "review_reasons": list(self.review_reasons),
             "audio_seconds": self.audio_seconds,
             "rtf": self.rtf,
+            "model": self.model,
+            "why": self.why,
         }
 
     @classmethod
@@ -218,6 +222,8 @@ class TranscriptOutput:
             review_reasons=tuple(data.get("review_reasons", ())),
             audio_seconds=float(data.get("audio_seconds", 0.0)),
             rtf=data.get("rtf"),
+            model=str(data.get("model") or ""),
+            why=str(data.get("why") or ""),
         )
 
 

@@ -68,6 +68,28 @@ def test_cjk_title_is_drawn_with_real_glyphs(tmp_path):
     assert drawn(whole[title_rows], empty[title_rows]) > 1000
 
 
+RUSSIAN_LETTERS = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+FRENCH_LETTERS = "àâæçéèêëîïôœùûüÿ"
+
+
+@pytest.mark.parametrize("letters", [RUSSIAN_LETTERS, FRENCH_LETTERS], ids=["russian", "french"])
+def test_the_card_font_has_every_letter_of_the_talk_languages(letters):
+    # fontconfig answers which installed fonts have every one of these code points.
+    charset = " ".join(f"{ord(ch):x}" for ch in letters + letters.upper())
+    families = subprocess.run(["fc-list", f"{cards.FONT}:charset={charset}", "family"],
+                              capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert cards.FONT in families, f"{cards.FONT} lacks some of {letters}"
+    assert cards.font_for(letters) == cards.FONT
+
+
+@pytest.mark.parametrize("pair", ["ЖЩ", "éè"], ids=["cyrillic", "french"])
+def test_cyrillic_and_accented_titles_are_drawn_with_real_glyphs(tmp_path, pair):
+    empty = render(tmp_path, [], "empty")
+    one, two = (render(tmp_path, title_card(ch * 3), f"g{i}") for i, ch in enumerate(pair))
+    assert drawn(one, empty) > 100 and drawn(two, empty) > 100
+    assert drawn(one, two) > 30  # two glyphs, not one missing-glyph box twice
+
+
 def test_emoji_are_drawn_with_real_glyphs(tmp_path):
     empty = render(tmp_path, [], "empty")
     rocket, party = render(tmp_path, title_card("🚀"), "e0"), render(tmp_path, title_card("🎉"), "e1")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from talkcast.config import load_config, model_path
+from talkcast.config import load_config
 from talkcast.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -31,7 +31,7 @@ def test_smallest_valid_file_resolves_paths_against_its_folder(tmp_path: Path) -
     cfg = load_config(write(tmp_path, MINIMAL), environ={})
     assert cfg.event.name == "SRE Meetup #12"
     assert cfg.output_dir == (tmp_path / "out").resolve()
-    assert cfg.transcribe.model == "tiny.en"
+    assert cfg.transcribe.model == {"en": "tiny.en", "default": "auto"}
     assert cfg.recording.mode == "smart"
 
 
@@ -123,7 +123,32 @@ def test_rtmp_destination_needs_an_rtmp_url(tmp_path: Path) -> None:
 def test_model_folder_is_relative_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "models" / "mine").mkdir(parents=True)
     cfg = load_config(write(tmp_path, MINIMAL + '[transcribe]\nmodel = "./models/mine"\n'), environ={})
-    assert model_path(cfg) == str((tmp_path / "models" / "mine").resolve())
+    from talkcast.transcribe.models import model_table
+
+    assert model_table(cfg.transcribe.model, cfg.base_dir) == {"default": str((tmp_path / "models" / "mine").resolve())}
+
+
+def test_model_per_language_table(tmp_path: Path) -> None:
+    from talkcast.transcribe.models import model_table
+
+    text = MINIMAL + '[transcribe.model]\nen = "base.en"\nru = "large-v3-turbo"\n'
+    cfg = load_config(write(tmp_path, text), environ={})
+    # The table is completed with the built-in default for every other language.
+    assert model_table(cfg.transcribe.model, cfg.base_dir) == {
+        "en": "base.en",
+        "ru": "large-v3-turbo",
+        "default": "auto",
+    }
+    # One English-only name serves English only; one multilingual name serves everything.
+    assert model_table("tiny.en", tmp_path) == {"en": "tiny.en", "default": "auto"}
+    assert model_table("small", tmp_path) == {"default": "small"}
+    bad = {
+        '[transcribe.model]\nrussian = "base"\n': "transcribe.model.russian: 'russian' is not a Whisper language code",
+        '[transcribe.model]\nru = "smal"\n': "transcribe.model.ru: unknown model 'smal' (did you mean 'small'?)",
+        "[transcribe]\nmodel = 3\n": "transcribe.model: expected a string, got a number",
+    }
+    for extra, message in bad.items():
+        assert message in error_of(write(tmp_path, MINIMAL + extra)), extra
 
 
 def test_example_config_in_configs_is_valid() -> None:

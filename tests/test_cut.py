@@ -294,6 +294,15 @@ def _ebur128_integrated(path: Path) -> float:
     return float(line.split()[1])
 
 
+def test_audio_already_at_the_target_keeps_the_recordings_own_packets(tmp_path, media):
+    src = media["mkv25"]  # its audio measures about -20.5 LUFS
+    settings = RecordingConfig(loudness_target=-20.5, true_peak=-1.0)
+    result = cut(tmp_path, [Span(src.path, 2.0, 14.0)], settings)
+    note = next(n for n in result.notes if n.startswith("audio already at"))
+    assert note.endswith("(target -20.5): copied from the recording"), note
+    assert result.loudness["normalized"] is False
+
+
 def test_progress_is_reported_up_to_the_total(tmp_path, media):
     src = media["mkv25"]
     seen: list[tuple[float, float]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 from fractions import Fraction
 from pathlib import Path
 
@@ -196,6 +197,26 @@ def test_meter_gates_silence_and_measures_range():
     silent = LoudnessMeter()
     silent.feed(np.zeros((RATE, 2), np.float32))
     assert silent.result().silent
+
+
+def test_meter_on_parallel_slices_gates_once_as_over_the_whole():
+    # Quiet and loud stretches in slices of different lengths: the relative gate depends on
+    # the whole talk, so gating per slice and averaging would differ; block energies do not.
+    rng = np.random.default_rng(1)
+    data = np.concatenate([_sine(-40, 7), _sine(-18, 3, 440.0), np.zeros((RATE * 4, 2), np.float32), _sine(-28, 9)])
+    data += (rng.standard_normal(data.shape) * 1e-3).astype(np.float32)
+    whole = LoudnessMeter()
+    whole.feed(data)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        sliced = LoudnessMeter(pool)
+        for i in range(0, len(data), 70000):
+            sliced.feed(data[i : i + 70000])
+        parallel = sliced.result()
+    serial = whole.result()
+    assert parallel.integrated == pytest.approx(serial.integrated, abs=1e-6)
+    assert parallel.threshold == pytest.approx(serial.threshold, abs=1e-6)
+    assert parallel.lra == pytest.approx(serial.lra, abs=1e-6)
+    assert parallel.true_peak == pytest.approx(serial.true_peak, abs=0.05)
 
 
 def test_adjustment_limits_peaks_only_when_needed():

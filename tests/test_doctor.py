@@ -17,12 +17,24 @@ def doctor(config: Path) -> tuple[int, list[str]]:
     return run_doctor(config, print_line=lines.append), lines
 
 
-def test_a_ready_machine_passes_every_check(tmp_path: Path) -> None:
+def test_a_ready_machine_passes_every_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from talkcast.transcribe.models import hub_status
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # what a machine without internet says
+    hub_status.cache_clear()
     (tmp_path / "event.toml").write_text('[event]\nname = "x"\noutput_dir = "out"\n')
     code, lines = doctor(tmp_path / "event.toml")
+    hub_status.cache_clear()
     names = [line.split(":")[0] for line in lines]
     assert names == ["ok   ffmpeg", "ok   ffprobe", "ok   config", "ok   output folder", *names[4:]]
-    assert any(line.startswith("ok   whisper model: 'tiny.en' loads") for line in lines)
+    # Which languages the installed models caption: English by the bundled tiny.en, the
+    # rest by the bundled multilingual base, since the hub cannot be reached.
+    assert "ok   whisper model.en: 'tiny.en' loads; captions en" in lines
+    assert any(line.startswith("ok   whisper model.default: 'base' loads (auto: the Hugging Face hub is not")
+               and "captions 100 languages" in line for line in lines), lines  # fmt: skip
+    assert (
+        "ok   captions: en: tiny.en; every other language: base (auto: the Hugging Face hub is not reachable)" in lines
+    )
     disk = next(line for line in lines if "disk space" in line)
     assert "GiB free in" in disk
     assert code == (0 if all(line.startswith("ok") for line in lines) else 1)

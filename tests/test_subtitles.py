@@ -20,7 +20,15 @@ from talkcast.transcribe.gate import (
     low_confidence_stretches,
     review_reasons,
 )
-from talkcast.transcribe.segment import CueRules, Word, check_cue, join_fragments, segment_words, wrap_lines
+from talkcast.transcribe.segment import (
+    CueRules,
+    Word,
+    check_cue,
+    join_fragments,
+    segment_words,
+    snap_to_speech,
+    wrap_lines,
+)
 from talkcast.transcribe.writers import render_json, render_transcript, write_text
 
 RULES = CueRules()
@@ -159,6 +167,59 @@ def test_cyrillic_lines_are_limited_in_characters_not_bytes() -> None:
     assert max(len(line) for line in lines) <= 42
     assert max(len(line.encode()) for line in lines) > 42, "lines as short as bytes allow: counted bytes?"
     assert wrap_lines(["Добрый", "вечер,", "коллеги"], 22, 1) == ["Добрый вечер, коллеги"]
+
+
+FRENCH = (
+    "Après chaque incident, l'équipe écrit un rapport détaillé sans chercher de coupable, "
+    "et nous en parlons ensemble à la réunion de la semaine, où chacun réfléchit à la prévention."
+)
+
+
+def test_accented_latin_counts_characters_whatever_the_unicode_form() -> None:
+    # Decomposed text ("e" + U+0301) has more code points than letters: count what is seen.
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", FRENCH)
+    assert len(decomposed) > len(FRENCH)
+    cues = segment_words(words_at(decomposed, wps=2.0), RULES)
+    assert_valid(cues)
+    assert " ".join(c.text for c in cues) == FRENCH  # composed again, every word kept
+    lines = [line for c in cues for line in c.lines]
+    assert max(len(line) for line in lines) <= 42
+    assert segment_words(words_at(decomposed, wps=2.0), RULES) == cues == segment_words(words_at(FRENCH, wps=2.0))
+    # 45 letters, 52 code points when decomposed: one full line, not two.
+    line = "Après l'événement, l'équipe réfléchit à tout."
+    (cue,) = segment_words(words_at(unicodedata.normalize("NFD", line), wps=1.0), CueRules(max_line_chars=len(line)))
+    assert cue.lines == (line,)
+
+
+def test_a_cue_stays_until_its_last_word_is_said_and_a_short_hold() -> None:
+    words = [Word(1.0, 1.4, " The", 0.9), Word(1.4, 2.0, " horizon", 0.9), Word(2.0, 3.5, " seems.", 0.9)]
+    (cue,) = segment_words(words)
+    assert cue.start == 1.0 and cue.end == pytest.approx(3.5 + RULES.hold)
+    # The next cue's start caps the hold: cues never overlap.
+    more = [*words, Word(3.6, 4.0, " Next", 0.9), Word(4.0, 5.2, " slide.", 0.9)]
+    first, second = segment_words(more, CueRules(max_line_chars=20, max_lines=1))
+    assert first.text == "The horizon seems."
+    assert first.end == pytest.approx(second.start - RULES.min_gap) and first.end > 3.5
+    # A short cue appears at most max_lead_in (0.3 s) before its first word.
+    (short,) = segment_words([Word(5.0, 5.2, " Yes.", 0.9)])
+    assert short.start >= 5.0 - 0.3 and short.duration >= RULES.min_seconds
+
+
+def test_word_times_snap_to_the_voice_at_the_edges_of_speech() -> None:
+    # Whisper's times run early: the first word before the voice, the last one ending before it.
+    words = [Word(0.9, 1.5, " The", 0.9), Word(1.5, 2.4, " horizon", 0.9), Word(2.4, 3.2, " seems.", 0.9),
+             Word(6.0, 6.5, " Next", 0.9), Word(6.5, 7.0, " one.", 0.9)]  # fmt: skip
+    voice = [(1.3, 3.55), (6.1, 9.0)]
+    snapped = snap_to_speech(words, voice)
+    assert [(w.start, w.end) for w in snapped] == [(1.3, 1.5), (1.5, 2.4), (2.4, 3.55), (6.1, 6.5), (6.5, 7.0)]
+    # The second region ends 2 s after its last word: too far to be that word (reach 1 s).
+    assert snapped[-1].end == 7.0
+    # Never past the next word, never a word outside every region.
+    assert snap_to_speech([Word(0.0, 0.5, " a", 0.9), Word(0.6, 1.0, " b", 0.9)], [(0.0, 0.55)])[0].end == 0.55
+    assert snap_to_speech([Word(4.0, 4.5, " x", 0.9)], voice) == [Word(4.0, 4.5, " x", 0.9)]
+    assert snap_to_speech([], voice) == []
 
 
 def test_srt_and_vtt_parse_back_with_real_parsers_and_agree(tmp_path: Path) -> None:

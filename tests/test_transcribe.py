@@ -128,7 +128,10 @@ def test_progress_reports_audio_time(talk: tuple[TranscriptResult, list]) -> Non
 
 @pytest.mark.whisper
 def test_vocabulary_gets_a_planted_glossary_term_right(engine: Engine, tmp_path: Path) -> None:
-    media = talk_video(speech_wav(GLOSSARY_TEXT, tmp_path / "g.wav"), tmp_path / "g.mp4", tail=1.0)
+    # Not the very first word of the clip: tiny.en mishears a clip's first syllable with or
+    # without hotwords ("Refana"); a sentence before it is what a talk has.
+    text = "Welcome to the SRE meetup. " + GLOSSARY_TEXT
+    media = talk_video(speech_wav(text, tmp_path / "g.wav"), tmp_path / "g.mp4", tail=1.0)
 
     def transcript(vocabulary: Vocabulary) -> str:
         out = tmp_path / ("with" if vocabulary.glossary else "without")
@@ -174,8 +177,8 @@ def test_english_only_model_refuses_other_languages(engine: Engine, media: Path,
     with pytest.raises(TalkError, match=message):
         transcribe_talk(engine, media, tmp_path, talk_id="fr-talk", language="fr-FR",
                         vocabulary=VOCABULARY, settings=SETTINGS)  # fmt: skip
-    with pytest.raises(ModelError, match=r"'tiny\.en': does not support the configured language 'de'"):
-        load_engine(dataclasses.replace(SETTINGS, language="de"), "tiny.en", threads=1)
+    # The event's default language is only a default: an English talk in a German event keeps its model.
+    assert load_engine(dataclasses.replace(SETTINGS, language="de"), "tiny.en", threads=1).supports("en")
 
 
 @pytest.mark.whisper

