@@ -1,0 +1,242 @@
+"""Streaming recognition: a sliding window of audio, Whisper on it every step, stable words out.
+
+``Recognizer`` holds the audio not yet final (at most ``Budget.window`` seconds) on the
+stream's clock. Each ``process()`` is one pass:
+
+1. voice activity detection (Silero, as faster-whisper ships it) over the window: no
+   speech means no decoding at all (no CPU spent, and nothing for Whisper to invent over
+   silence or applause); silence at the start of the window is cut off;
+2. Whisper decodes the window (greedy, one temperature, a cap on new tokens, the talk's
+   vocabulary as hotwords and the last committed words as the prompt);
+3. ``agreement.LocalAgreement`` commits what this pass and the last agree on, and any
+   word that ended ``Budget.settle`` seconds before the window's end; when the speaker
+   has paused (``Budget.pause`` of silence after speech) everything is committed;
+4. once the window is longer than ``Budget.trim`` it is cut in the last pause before
+   the last committed word (never inside a word), and it never grows past
+   ``Budget.window``: what is still pending then is committed. So one pass never decodes
+   more than the window, and every pass costs about as much as the last (a single slow
+   pass is what wrecks the 95th percentile of latency).
+
+The defaults were chosen on espeak-ng speech with tiny.en (benchmarks/bench_captions.py):
+a longer window (10 to 15 s) gave clearly fewer errors than 5 to 10 s at the same
+latency, committing at short pauses (0.4 s) made many more, and cutting at the last
+committed word's estimated end (instead of in a pause) lost words now and then.
+
+The decoder and the speech detector are plain callables, so the policy is tested with
+scripted ones; ``WhisperDecoder`` and ``silero_speech`` are the real ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from talkcast.streamer.captions.agreement import LocalAgreement, Word
+from talkcast.whisper import SAMPLE_RATE
+
+VAD_SAMPLES = 512  # Silero's window: 32 ms at 16 kHz
+SPEECH = 0.5  # Silero probability above which a window is speech
+CONTEXT = 0.3  # seconds of silence kept before speech, so the first word is whole
+MIN_PAUSE = 0.2  # seconds of silence inside the window where it may be cut
+PROMPT_WORDS = 24  # committed words kept for the prompt
+# A word sequence of this length is never repeated within one pass: tiny.en on a short window
+# otherwise falls into loops ("-S -S -S", ".0 .0 .0") that the compression ratio test misses.
+NO_REPEAT = 3
+
+Decode = Callable[[np.ndarray, str], list[Word]]  # (16 kHz mono float32, prompt) -> words, times from its start
+SpeechProb = Callable[[np.ndarray], np.ndarray]  # audio -> speech probability of each 512-sample window
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much audio a pass decodes and when words become final."""
+
+    step: float = 1.0  # seconds of new audio between passes
+    window: float = 15.0  # the most audio one pass decodes
+    trim: float = 10.0  # cut the window in a pause before the last committed word once it is this long
+    pause: float = 0.6  # this much silence after speech ends an utterance: commit it all
+    settle: float = 2.5  # a word that ended this long before the window's end is final, agreed or not
+    max_tokens: int = 96  # new tokens one pass may write (a repetition loop stops here)
+
+
+@dataclass
+class Recognizer:
+    """The window of audio not yet final, and the policy that makes words final; see the module docstring."""
+
+    decode: Decode
+    speech: SpeechProb
+    budget: Budget = field(default_factory=Budget)
+    audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    start: float = 0.0  # stream time of audio[0]
+    agreement: LocalAgreement = field(default_factory=LocalAgreement)
+    said: list[Word] = field(default_factory=list)  # the talk's last committed words, for the prompt
+
+    @property
+    def end(self) -> float:
+        """Stream time just after the last sample held."""
+        return self.start + self.audio.size / SAMPLE_RATE
+
+    def push(self, samples: np.ndarray, start: float) -> None:
+        """Audio that follows what is held (``start`` is its stream time; a jump restarts the window)."""
+        if self.audio.size == 0 or abs(start - self.end) > 0.05:
+            self.agreement.reset(start)
+            self.audio, self.start = samples.astype(np.float32, copy=True), start
+        else:
+            self.audio = np.concatenate([self.audio, samples.astype(np.float32, copy=False)])
+
+    def clear(self, at: float) -> None:
+        """Forget the audio and the pending words (a pause, a new talk, dropped audio)."""
+        self.agreement.reset(at)
+        self.audio, self.start = np.zeros(0, np.float32), at
+
+    def new_talk(self) -> None:
+        """Start the prompt afresh: the last talk's words say nothing about this one."""
+        self.said = []
+
+    def process(self) -> list[Word]:
+        """One pass over the window; the words that became final."""
+        base = self.start
+        probs = self.speech(self.audio) if self.audio.size >= VAD_SAMPLES else np.zeros(0, np.float32)
+        voiced = np.flatnonzero(probs >= SPEECH)
+        if voiced.size == 0:
+            out = self.agreement.flush()  # nobody speaks: what was pending is all there is
+            self._cut(self.end - CONTEXT)
+            return self._said(out)
+        step = VAD_SAMPLES / SAMPLE_RATE
+        first, last = base + voiced[0] * step, base + (voiced[-1] + 1) * step
+        if first - self.start > CONTEXT:
+            self._cut(first - CONTEXT)
+        heard = [Word(w.text, w.start + self.start, w.end + self.start) for w in self.decode(self.audio, self.prompt)]
+        out = self.agreement.update(heard, settled=self.end - self.budget.settle)
+        if self.end - last >= self.budget.pause:
+            out += self.agreement.flush()  # the speaker paused: this pass's words are the utterance
+            self._cut(max(last, self.agreement.committed_end))
+        elif self.end - self.start > self.budget.trim:
+            self._cut(_pause_before(probs, base, self.agreement.committed_end))
+        if self.end - self.start > self.budget.window - self.budget.step:
+            out += self.agreement.flush()  # never let the next pass decode more than the window
+            self._cut(self.agreement.committed_end if self.agreement.committed_end > self.start else self.end - 1.0)
+        return self._said(out)
+
+    @property
+    def prompt(self) -> str:
+        """The committed words before the window, so a pass continues the sentence it joins."""
+        return " ".join(w.text for w in self.said if w.end <= self.start + 0.05)
+
+    def _said(self, words: list[Word]) -> list[Word]:
+        self.said = [*self.said, *words][-PROMPT_WORDS:]
+        return words
+
+    def _cut(self, at: float) -> None:
+        """Drop the audio before stream time ``at``."""
+        drop = round((at - self.start) * SAMPLE_RATE)
+        if drop <= 0:
+            return
+        drop = min(drop, self.audio.size)
+        self.audio = self.audio[drop:]
+        self.start += drop / SAMPLE_RATE
+
+
+def _pause_before(probs: np.ndarray, base: float, limit: float) -> float:
+    """The middle of the last pause in speech that ends before ``limit`` (``base`` if none).
+
+    ``probs`` are the speech probabilities of the windows from stream time ``base``.
+    Cutting the window in a pause, not at a word's estimated end, never cuts a word in
+    two: a cut word comes back from the next pass as a fragment that matches nothing.
+    """
+    step = VAD_SAMPLES / SAMPLE_RATE
+    best, run = base, 0
+    for i, prob in enumerate(probs):
+        end = base + (i + 1) * step
+        if end > limit:
+            break
+        run = run + 1 if prob < SPEECH else 0
+        ends_here = i + 1 == len(probs) or probs[i + 1] >= SPEECH
+        if run * step >= MIN_PAUSE and ends_here:
+            best = end - run * step / 2
+    return best
+
+
+def silero_speech() -> SpeechProb:
+    """Silero voice activity detection as faster-whisper ships it (one ONNX thread)."""
+    from faster_whisper.vad import get_vad_model
+
+    model = get_vad_model()
+
+    def probabilities(audio: np.ndarray) -> np.ndarray:
+        usable = audio[: audio.size - audio.size % VAD_SAMPLES]
+        if usable.size == 0:
+            return np.zeros(0, np.float32)
+        return np.asarray(model(usable), dtype=np.float32).reshape(-1)
+
+    return probabilities
+
+
+@dataclass
+class WhisperDecoder:
+    """One pass of Whisper over a window, bounded in time: only the window encoded, greedy, capped tokens.
+
+    faster-whisper's ``transcribe()`` pads every input to Whisper's 30 seconds before the
+    encoder, so a pass over 5 s of audio costs as much as one over 30 s (0.5 s of one core
+    for tiny.en here, most of a one-second step). This pass encodes only the window,
+    rounded up to whole seconds, and then does what ``transcribe()`` does for one window
+    (prompt with hotwords, greedy decoding at temperature 0 without fallback, word times
+    from the cross-attention alignment) through the same faster-whisper methods; the
+    pinned faster-whisper version keeps these stable. The word error rate is the same
+    and a pass takes about a quarter of the time (benchmarks/bench_captions.py).
+    """
+
+    model: Any  # faster_whisper.WhisperModel
+    language: str
+    hotwords: str | None
+    max_tokens: int = Budget.max_tokens
+    tokenizer: Any = None
+
+    def __post_init__(self) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.tokenizer = Tokenizer(
+            self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe", language=self.language
+        )
+
+    def __call__(self, audio: np.ndarray, prompt: str) -> list[Word]:
+        """The words Whisper hears in ``audio``, times from its start."""
+        import ctranslate2
+        from faster_whisper.audio import pad_or_trim
+
+        model, tokenizer = self.model, self.tokenizer
+        features = model.feature_extractor(audio)
+        frames = features.shape[-1]
+        second = model.frames_per_second
+        padded = pad_or_trim(features, min(-(-frames // second) * second, model.feature_extractor.nb_max_frames))
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(padded[None])))
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt.strip() else []
+        tokens = model.get_prompt(tokenizer, previous, without_timestamps=True, hotwords=self.hotwords)
+        result = model.model.generate(
+            encoded,
+            [tokens],
+            beam_size=1,
+            max_length=len(tokens) + self.max_tokens,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+            no_repeat_ngram_size=NO_REPEAT,
+        )[0]
+        text_tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        if not text_tokens or _invented(result, tokenizer.decode(text_tokens)):
+            return []
+        aligned = model.find_alignment(tokenizer, [text_tokens], encoded, frames)[0]
+        return [Word(w["word"].strip(), float(w["start"]), float(w["end"])) for w in aligned if w["word"].strip()]
+
+
+def _invented(result: Any, text: str) -> bool:
+    """Whisper's own tests for a pass to throw away: a repetition loop, or words over noise."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    length = max(len(result.sequences_ids[0]), 1)
+    avg_logprob = result.scores[0] * length / (length + 1)
+    return get_compression_ratio(text) > 2.4 or (result.no_speech_prob > 0.6 and avg_logprob < -1.0)
