@@ -201,6 +201,20 @@ class TranscribeConfig:
 
 
 @dataclass(frozen=True)
+class CaptionsConfig:
+    """The [captions] table: live captions of the programme, sent into the stream as CEA-608."""
+
+    live: bool = False  # caption the stream during `talkcast live`
+    model: str = "tiny.en"  # for English talks: a known model name, or a folder relative to event.toml
+    multilingual_model: str = "base"  # for talks in any other language
+    cpus: int = 1  # cores the captioner may run on (the kernel holds it to them)
+    threads: int = 1  # CTranslate2 threads of the captioner
+    step: float = 1.0  # seconds of audio between recognition passes
+    window: float = 15.0  # the most audio one pass decodes
+    max_behind: float = 10.0  # drop audio (and say so) rather than fall further behind
+
+
+@dataclass(frozen=True)
 class YouTubeCosts:
     """The [publish.youtube.costs] table: quota units per API call (Google's published costs)."""
 
@@ -268,6 +282,7 @@ class Config:
     live: LiveConfig = field(default_factory=LiveConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
+    captions: CaptionsConfig = field(default_factory=CaptionsConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
 
     @property
@@ -318,11 +333,16 @@ def _check(loader: Loader, cfg: Config) -> None:
         ZoneInfo(cfg.event.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         loader.fail("event.timezone", f"unknown time zone '{cfg.event.timezone}'")
-    model = cfg.transcribe.model
-    if not _looks_like_path(model) and model not in KNOWN_MODELS:
-        loader.fail("transcribe.model", f"unknown model '{model}'" + did_you_mean(model, list(KNOWN_MODELS)))
-    if _looks_like_path(model) and not (cfg.base_dir / model).is_dir():
-        loader.fail("transcribe.model", f"model folder '{model}' does not exist")
+    for key, model in (
+        ("transcribe.model", cfg.transcribe.model),
+        ("captions.model", cfg.captions.model),
+        ("captions.multilingual_model", cfg.captions.multilingual_model),
+    ):
+        if not _looks_like_path(model) and model not in KNOWN_MODELS:
+            loader.fail(key, f"unknown model '{model}'" + did_you_mean(model, list(KNOWN_MODELS)))
+        if _looks_like_path(model) and not (cfg.base_dir / model).is_dir():
+            loader.fail(key, f"model folder '{model}' does not exist")
+    _check_captions(loader, cfg.captions)
     if cfg.schedule.file is not None and not cfg.schedule.file.is_file():
         loader.fail("schedule.file", f"file '{cfg.schedule.file}' does not exist")
     if cfg.event.secrets_file is not None and not cfg.event.secrets_file.is_file():
@@ -342,6 +362,18 @@ def _check(loader: Loader, cfg: Config) -> None:
         if talk.id in seen:
             loader.fail(f"talks[{i}].id", f"'{talk.id}' is used twice")
         seen.add(talk.id)
+
+
+def _check_captions(loader: Loader, captions: CaptionsConfig) -> None:
+    for key, value, low, high in (
+        ("cpus", captions.cpus, 1, os.cpu_count() or 1),
+        ("threads", captions.threads, 1, 16),
+        ("step", captions.step, 0.25, 5.0),
+        ("window", captions.window, 3 * captions.step, 30.0),  # Whisper hears at most 30 s
+        ("max_behind", captions.max_behind, 2.0, 60.0),
+    ):
+        if not low <= value <= high:
+            loader.fail(f"captions.{key}", f"{value:g} is out of range ({low:g}..{high:g})")
 
 
 def _check_destinations(loader: Loader, cfg: Config) -> None:
@@ -378,9 +410,9 @@ def _looks_like_path(model: str) -> bool:
     return "/" in model or model.startswith(".")
 
 
-def model_path(cfg: Config) -> str:
-    """The configured Whisper model: a known name, or an absolute folder path."""
-    model = cfg.transcribe.model
+def model_path(cfg: Config, model: str | None = None) -> str:
+    """A configured Whisper model (``[transcribe] model`` by default): a known name, or an absolute folder path."""
+    model = cfg.transcribe.model if model is None else model
     return str((cfg.base_dir / model).resolve()) if _looks_like_path(model) else model
 
 
