@@ -23,15 +23,26 @@ REPRODUCED = "cannot hear the speaker well, so they need the words"  # OBS re-sh
 
 def test_roll_up_grows_the_bottom_line_and_scrolls_whole_lines():
     screen = RollUp()
-    assert screen.add(WORDS[:5])
+    assert screen.add(WORDS[:5]) == ["we measure the consumer lag"]
     assert screen.lines == ["we measure the consumer lag"]
-    assert screen.add(WORDS[5:8])
+    assert len(screen.add(WORDS[5:8])) == 1
     assert screen.lines == ["we measure the consumer lag on", "every partition"]
     screen.add(WORDS[8:])
     assert screen.lines == ["every partition then we move the", "leaders one broker at a time"]
     assert all(len(line) <= COLUMNS for line in screen.lines)
-    assert not screen.add([])  # nothing new: nothing to send
+    assert screen.add([]) == []  # nothing new: nothing to send
     assert screen.clear() and screen.text == "" and not screen.clear()
+
+
+def test_a_burst_of_words_shows_every_line_at_least_once():
+    screen = RollUp()
+    screen.add(WORDS[:3])
+    sent = screen.add(WORDS[3:])  # three lines' worth at once
+    assert [visible(text).split("\n") for text in sent] == [
+        ["we measure the consumer lag on", "every partition then we move the"],
+        ["every partition then we move the", "leaders one broker at a time"],
+    ]
+    assert screen.lines == ["every partition then we move the", "leaders one broker at a time"]
 
 
 def test_a_word_is_never_shown_twice_nor_taken_back():

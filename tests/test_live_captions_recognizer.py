@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from talkcast.streamer.captions.agreement import LocalAgreement, Word, normalise
-from talkcast.streamer.captions.recognizer import Budget, Recognizer, WhisperDecoder, silero_speech
+from talkcast.streamer.captions.recognizer import (
+    WORDS_PER_SECOND,
+    Budget,
+    Recognizer,
+    WhisperDecoder,
+    repeat_at,
+    silero_speech,
+)
 from talkcast.whisper import SAMPLE_RATE, Vocabulary, load_whisper
 from tests.support.speech import speech_wav, word_error_rate
 
@@ -57,11 +64,15 @@ class Scripted:
     def __init__(self, words: list[Word]) -> None:
         self.words = words
         self.windows: list[float] = []
+        self.prefixes: list[str] = []
 
-    def __call__(self, audio: np.ndarray, prompt: str) -> list[Word]:
+    def __call__(self, audio: np.ndarray, prompt: str, prefix: str, most: int) -> list[Word]:
         start, end = abs(float(audio[0])), abs(float(audio[-1]))
         self.windows.append(audio.size / SAMPLE_RATE)
-        return [Word(w.text, w.start - start, w.end - start) for w in self.words if w.start >= start and w.end <= end]
+        self.prefixes.append(prefix)
+        inside = [w for w in self.words if w.start >= start and w.end <= end]
+        skip = len(prefix.split())  # as Whisper does, it goes on after the words it is given
+        return [Word(w.text, w.start - start, w.end - start) for w in inside[skip:]][:most]
 
 
 def by_sign(audio: np.ndarray) -> np.ndarray:
@@ -117,3 +128,31 @@ def test_tiny_en_streams_an_espeak_talk_about_as_well_as_it_transcribes_it(tmp_p
     out = run(Recognizer(decoder, silero_speech(), Budget()), audio)
     assert word_error_rate(text, " ".join(w.text for w in out)) <= 0.15
     assert all(a.end <= b.start + 0.05 for a, b in itertools.pairwise(out))  # in order, none twice
+
+
+def test_a_pass_starts_after_the_final_words_in_its_window_and_cannot_run_away():
+    words = timeline(SCRIPT, start=1.0)
+    decoder = Scripted(words)
+    run(Recognizer(decoder, by_sign, Budget()), clock_audio(8.0, [(1.0, words[-1].end + 0.05)]))
+    # Whisper is given the committed words still in the window, and continues after them.
+    assert any(p.startswith("we move the") for p in decoder.prefixes)
+
+    class Inventive(Scripted):
+        def __call__(self, audio, prompt, prefix, most):
+            return [Word("blah", 0.1 * i, 0.1 * i + 0.05) for i in range(40)][:most]
+
+    out = run(Recognizer(Inventive(words), by_sign, Budget()), clock_audio(3.0, [(1.0, 2.0)]))
+    assert len(out) <= 2 * WORDS_PER_SECOND  # a second of speech holds a few words (plus a little slack), not forty
+
+
+def test_a_loop_is_found_where_it_starts():
+    assert repeat_at(SCRIPT[:4] * 2) == 4
+    assert repeat_at(SCRIPT) == len(SCRIPT)
+
+
+@pytest.mark.whisper
+def test_voice_activity_detection_leaves_the_audio_alone():
+    audio = np.random.default_rng(1).normal(0, 0.1, 16_000).astype(np.float32)
+    before = audio.copy()
+    assert silero_speech()(audio).size == 31
+    assert np.array_equal(audio, before)  # Silero writes into what it is given; the detector gives it a copy

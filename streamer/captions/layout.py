@@ -4,7 +4,8 @@ CEA-608 shows 32 columns; talkcast shows at most two lines, roll-up style: the n
 line grows word by word under the line before it, and when a word no longer fits, the
 lines move up. OBS only does pop-on captions (each ``SendStreamCaption`` replaces the
 screen), so every change sends both lines; a word once shown stays where it is until it
-scrolls off, so nothing on screen is ever repeated or taken back.
+scrolls off, so nothing on screen is ever repeated or taken back, and no line scrolls
+past unseen when many words come at once.
 
 Three facts about OBS 29's caption path (libcaption's ``caption_frame_from_text`` and
 ``sei_from_caption_frame``) shape the text sent:
@@ -143,25 +144,40 @@ def visible(text: str) -> str:
 
 @dataclass
 class RollUp:
-    """Two lines of at most 32 columns; ``add`` puts words at the end and says what the screen shows."""
+    """Two lines of at most 32 columns; ``add`` puts words at the end and says which captions to send."""
 
     columns: int = COLUMNS
-    lines: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # on screen now
 
-    def add(self, words: Iterable[str]) -> bool:
-        """Append words (scrolling as needed); True if the screen changed."""
+    def add(self, words: Iterable[str]) -> list[str]:
+        """Append words (scrolling as needed); the captions to send, in order ([] if nothing changed).
+
+        Usually one caption. When so many words become final at once that more than one
+        line fills, there is one caption for every second line, so that every line is on
+        screen at least once (a caption for only the last two lines would scroll the
+        others past unseen); the caller shows each for a moment before the next.
+        """
+        lines = list(self.lines)
+        base = len(lines) - 1  # the bottom line on screen before these words
         changed = False
         for raw in words:
             word = to_608(raw).strip()
             while word:
                 piece, word = word[: self.columns], word[self.columns :]  # a word longer than a line is split
-                last = self.lines[-1] if self.lines else ""
-                if last and len(last) + 1 + len(piece) <= self.columns:
-                    self.lines[-1] = f"{last} {piece}"
+                if lines and len(lines[-1]) + 1 + len(piece) <= self.columns:
+                    lines[-1] = f"{lines[-1]} {piece}"
                 else:
-                    self.lines = [*self.lines, piece][-LINES:]
+                    lines.append(piece)
                 changed = True
-        return changed
+        if not changed:
+            return []
+        last = len(lines) - 1
+        start = base + 1 if base >= 0 else min(1, last)
+        bottoms = [last] if last == base else list(range(start, last + 1, LINES))
+        if bottoms[-1] != last:
+            bottoms.append(last)
+        self.lines = lines[-LINES:]
+        return [safe_text(lines[max(0, j - LINES + 1) : j + 1]) for j in bottoms]
 
     def clear(self) -> bool:
         """Empty the screen; True if something was shown."""
@@ -171,5 +187,5 @@ class RollUp:
 
     @property
     def text(self) -> str:
-        """The caption to send: ``safe_text`` of the lines ("" clears the screen)."""
+        """The caption on screen now: ``safe_text`` of the lines ("" clears the screen)."""
         return safe_text(self.lines) if self.lines else ""

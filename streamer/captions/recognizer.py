@@ -6,8 +6,10 @@ stream's clock. Each ``process()`` is one pass:
 1. voice activity detection (Silero, as faster-whisper ships it) over the window: no
    speech means no decoding at all (no CPU spent, and nothing for Whisper to invent over
    silence or applause); silence at the start of the window is cut off;
-2. Whisper decodes the window (greedy, one temperature, a cap on new tokens, the talk's
-   vocabulary as hotwords and the last committed words as the prompt);
+2. Whisper decodes the window (``WhisperDecoder``: greedy, one temperature, a cap on new
+   tokens, the talk's vocabulary as hotwords, the last final words before the window as
+   the prompt, and the final words inside it as a forced prefix, so that it only writes
+   what follows them); what Whisper makes up is cut (``_heard``);
 3. ``agreement.LocalAgreement`` commits what this pass and the last agree on, and any
    word that ended ``Budget.settle`` seconds before the window's end; when the speaker
    has paused (``Budget.pause`` of silence after speech) everything is committed;
@@ -17,13 +19,15 @@ stream's clock. Each ``process()`` is one pass:
    more than the window, and every pass costs about as much as the last (a single slow
    pass is what wrecks the 95th percentile of latency).
 
-The defaults were chosen on espeak-ng speech with tiny.en (benchmarks/bench_captions.py):
-a longer window (10 to 15 s) gave clearly fewer errors than 5 to 10 s at the same
-latency, committing at short pauses (0.4 s) made many more, and cutting at the last
-committed word's estimated end (instead of in a pause) lost words now and then.
-
-The decoder and the speech detector are plain callables, so the policy is tested with
-scripted ones; ``WhisperDecoder`` and ``silero_speech`` are the real ones.
+The choices were measured on espeak-ng speech with tiny.en, replaying files and OBS's own
+stream at several offsets of the pass grid (benchmarks/bench_captions.py has the live
+figures). Longer windows made fewer errors, at a cost (per pass, median over a 48 s
+talk on one core: 15 s, 0.33 s; 20 s, 0.37 s; 25 s, 0.47 s); 20 s came within a few
+points of transcribing the whole file at once. Committing at short pauses (0.4 s) made
+many more errors; cutting at a word's estimated end, or in the middle of a pause shorter
+than 0.4 s (an unvoiced "s" looks like one to the detector), split words ("scrapes" came
+back as "Crapes"); without the forced prefix, Whisper wrote the window's final words
+again and its alignment of the new ones went wrong.
 """
 
 from __future__ import annotations
@@ -34,19 +38,25 @@ from typing import Any
 
 import numpy as np
 
-from talkcast.streamer.captions.agreement import LocalAgreement, Word
+from talkcast.streamer.captions.agreement import LocalAgreement, Word, normalise
 from talkcast.whisper import SAMPLE_RATE
 
 VAD_SAMPLES = 512  # Silero's window: 32 ms at 16 kHz
 SPEECH = 0.5  # Silero probability above which a window is speech
 CONTEXT = 0.3  # seconds of silence kept before speech, so the first word is whole
-MIN_PAUSE = 0.2  # seconds of silence inside the window where it may be cut
+MIN_PAUSE = 0.4  # seconds of silence inside the window where it may be cut (shorter ones can be an unvoiced 's')
+SHORT_PAUSE = 0.15  # ... and where it may be cut when it must (the window is full)
+CUT_INTO_PAUSE = 0.05  # ... just after it begins: the next word's unvoiced start stays in the window
 PROMPT_WORDS = 24  # committed words kept for the prompt
 # A word sequence of this length is never repeated within one pass: tiny.en on a short window
 # otherwise falls into loops ("-S -S -S", ".0 .0 .0") that the compression ratio test misses.
 NO_REPEAT = 3
+REPEAT_WINDOW = 6  # the last words of the prefix a pass must not say again
+WORDS_PER_SECOND = 4.0  # faster than anyone speaks: a pass with more new words made them up
+PREPENDED, APPENDED = "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、"  # faster-whisper's defaults
 
-Decode = Callable[[np.ndarray, str], list[Word]]  # (16 kHz mono float32, prompt) -> words, times from its start
+# (16 kHz mono float32, prompt, prefix, most words) -> the words after the prefix, times from the audio's start
+Decode = Callable[[np.ndarray, str, str, int], list[Word]]
 SpeechProb = Callable[[np.ndarray], np.ndarray]  # audio -> speech probability of each 512-sample window
 
 
@@ -55,8 +65,8 @@ class Budget:
     """How much audio a pass decodes and when words become final."""
 
     step: float = 1.0  # seconds of new audio between passes
-    window: float = 15.0  # the most audio one pass decodes
-    trim: float = 10.0  # cut the window in a pause before the last committed word once it is this long
+    window: float = 20.0  # the most audio one pass decodes
+    trim: float = 15.0  # cut the window in a pause before the last committed word once it is this long
     pause: float = 0.6  # this much silence after speech ends an utterance: commit it all
     settle: float = 2.5  # a word that ended this long before the window's end is final, agreed or not
     max_tokens: int = 96  # new tokens one pass may write (a repetition loop stops here)
@@ -109,22 +119,46 @@ class Recognizer:
         first, last = base + voiced[0] * step, base + (voiced[-1] + 1) * step
         if first - self.start > CONTEXT:
             self._cut(first - CONTEXT)
-        heard = [Word(w.text, w.start + self.start, w.end + self.start) for w in self.decode(self.audio, self.prompt)]
+        heard = self._heard(last)
         out = self.agreement.update(heard, settled=self.end - self.budget.settle)
         if self.end - last >= self.budget.pause:
             out += self.agreement.flush()  # the speaker paused: this pass's words are the utterance
-            self._cut(max(last, self.agreement.committed_end))
-        elif self.end - self.start > self.budget.trim:
+        if self.end - self.start > self.budget.trim:
             self._cut(_pause_before(probs, base, self.agreement.committed_end))
         if self.end - self.start > self.budget.window - self.budget.step:
             out += self.agreement.flush()  # never let the next pass decode more than the window
-            self._cut(self.agreement.committed_end if self.agreement.committed_end > self.start else self.end - 1.0)
+            committed, least = self.agreement.committed_end, self.end - self.budget.window + self.budget.step
+            at = _pause_before(probs, base, committed, min_pause=SHORT_PAUSE)
+            self._cut(at if at >= least else committed if committed > least else least)
         return self._said(out)
+
+    def _heard(self, last_voiced: float) -> list[Word]:
+        """One decoding of the window, without what Whisper makes up: the words it can have heard.
+
+        A small model invents, most of all when the window starts with words it is told are
+        already said: it goes on with the text instead of listening, or says the window
+        over again. So the decoder stops at a loop (``repeat_at``) and at the most new words
+        anyone says in the time (``WORDS_PER_SECOND``), and only words where there was
+        speech are kept.
+        """
+        span = self.end - self.start
+        new_speech = max(last_voiced - max(self.agreement.committed_end, self.start), 0.0)
+        words = []
+        for w in self.decode(self.audio, self.prompt, self.prefix, int(WORDS_PER_SECOND * new_speech) + 2):
+            start, end = min(max(w.start, 0.0), span), min(max(w.end, 0.0), span)  # alignment can overshoot
+            if self.start + start <= last_voiced + 0.3:
+                words.append(Word(w.text, self.start + start, self.start + end))
+        return words
 
     @property
     def prompt(self) -> str:
         """The committed words before the window, so a pass continues the sentence it joins."""
         return " ".join(w.text for w in self.said if w.end <= self.start + 0.05)
+
+    @property
+    def prefix(self) -> str:
+        """The committed words inside the window: Whisper is made to start from them and only writes what follows."""
+        return " ".join(w.text for w in self.said if w.end > self.start + 0.05)
 
     def _said(self, words: list[Word]) -> list[Word]:
         self.said = [*self.said, *words][-PROMPT_WORDS:]
@@ -140,7 +174,18 @@ class Recognizer:
         self.start += drop / SAMPLE_RATE
 
 
-def _pause_before(probs: np.ndarray, base: float, limit: float) -> float:
+def repeat_at(keys: list[str], n: int = 3) -> int:
+    """Where a run of ``n`` words first repeats an earlier run (a decoding loop); ``len(keys)`` if none."""
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(keys) - n + 1):
+        gram = tuple(keys[i : i + n])
+        if gram in seen:
+            return i
+        seen.add(gram)
+    return len(keys)
+
+
+def _pause_before(probs: np.ndarray, base: float, limit: float, *, min_pause: float = MIN_PAUSE) -> float:
     """The middle of the last pause in speech that ends before ``limit`` (``base`` if none).
 
     ``probs`` are the speech probabilities of the windows from stream time ``base``.
@@ -155,8 +200,8 @@ def _pause_before(probs: np.ndarray, base: float, limit: float) -> float:
             break
         run = run + 1 if prob < SPEECH else 0
         ends_here = i + 1 == len(probs) or probs[i + 1] >= SPEECH
-        if run * step >= MIN_PAUSE and ends_here:
-            best = end - run * step / 2
+        if run * step >= min_pause and ends_here:
+            best = end - run * step + CUT_INTO_PAUSE
     return best
 
 
@@ -167,7 +212,8 @@ def silero_speech() -> SpeechProb:
     model = get_vad_model()
 
     def probabilities(audio: np.ndarray) -> np.ndarray:
-        usable = audio[: audio.size - audio.size % VAD_SAMPLES]
+        # A copy: the model writes into the array it is given (it zeroes the last 64 samples).
+        usable = np.array(audio[: audio.size - audio.size % VAD_SAMPLES], dtype=np.float32)
         if usable.size == 0:
             return np.zeros(0, np.float32)
         return np.asarray(model(usable), dtype=np.float32).reshape(-1)
@@ -202,8 +248,13 @@ class WhisperDecoder:
             self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe", language=self.language
         )
 
-    def __call__(self, audio: np.ndarray, prompt: str) -> list[Word]:
-        """The words Whisper hears in ``audio``, times from its start."""
+    def __call__(self, audio: np.ndarray, prompt: str, prefix: str = "", most: int = 1000) -> list[Word]:
+        """The words Whisper hears in ``audio`` after ``prefix`` (words already final), times from its start.
+
+        At most ``most`` words, and none from where they start to repeat themselves or the
+        prefix: such text is cut before the words are aligned to the audio, since the
+        alignment of text the audio does not hold puts every word in the wrong place.
+        """
         import ctranslate2
         from faster_whisper.audio import pad_or_trim
 
@@ -213,8 +264,8 @@ class WhisperDecoder:
         second = model.frames_per_second
         padded = pad_or_trim(features, min(-(-frames // second) * second, model.feature_extractor.nb_max_frames))
         encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(padded[None])))
-        previous = tokenizer.encode(" " + prompt.strip()) if prompt.strip() else []
-        tokens = model.get_prompt(tokenizer, previous, without_timestamps=True, hotwords=self.hotwords)
+        forced = tokenizer.encode(" " + prefix.strip()) if prefix.strip() else []
+        tokens = self._prompt(prompt, forced)
         result = model.model.generate(
             encoded,
             [tokens],
@@ -222,15 +273,39 @@ class WhisperDecoder:
             max_length=len(tokens) + self.max_tokens,
             return_scores=True,
             return_no_speech_prob=True,
-            suppress_blank=True,
+            suppress_blank=not forced,
             suppress_tokens=[-1],
             no_repeat_ngram_size=NO_REPEAT,
         )[0]
         text_tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        if forced and text_tokens[: len(forced)] == forced:
+            text_tokens = text_tokens[len(forced) :]  # CTranslate2 returns the prefix with what follows it
         if not text_tokens or _invented(result, tokenizer.decode(text_tokens)):
             return []
-        aligned = model.find_alignment(tokenizer, [text_tokens], encoded, frames)[0]
-        return [Word(w["word"].strip(), float(w["start"]), float(w["end"])) for w in aligned if w["word"].strip()]
+        texts, pieces = tokenizer.split_to_word_tokens([*text_tokens, tokenizer.eot])
+        said = [normalise(w) for w in prefix.split()][-REPEAT_WINDOW:]
+        keys = [normalise(t) for t in texts[:-1]]
+        keep = min(repeat_at([*said, *keys]) - len(said), most)
+        text_tokens = [t for piece in pieces[: max(keep, 0)] for t in piece]
+        if not text_tokens:
+            return []
+        from faster_whisper.transcribe import merge_punctuations
+
+        aligned = model.find_alignment(tokenizer, [forced + text_tokens], encoded, frames)[0]
+        skip = len(tokenizer.split_to_word_tokens([*forced, tokenizer.eot])[0]) - 1 if forced else 0
+        merge_punctuations(aligned, PREPENDED, APPENDED)  # "Kafka" "," -> "Kafka," (as transcribe() does)
+        return [
+            Word(w["word"].strip(), float(w["start"]), float(w["end"])) for w in aligned[skip:] if w["word"].strip()
+        ]
+
+    def _prompt(self, prompt: str, forced: list[int]) -> list[int]:
+        """What ``WhisperModel.get_prompt`` builds, but with the hotwords kept beside a prefix (it drops them)."""
+        tokenizer = self.tokenizer
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt.strip() else []
+        half = self.model.max_length // 2
+        context = (tokenizer.encode(" " + self.hotwords.strip())[: half - 1] if self.hotwords else []) + previous
+        tokens = [tokenizer.sot_prev, *context[-(half - 1) :]] if context else []
+        return [*tokens, *tokenizer.sot_sequence, tokenizer.no_timestamps, *forced]
 
 
 def _invented(result: Any, text: str) -> bool:
