@@ -126,6 +126,18 @@ async def live(
                 relay = await stack.enter_async_context(Relay(cfg, journal))
                 controller.stream_target = StreamTarget(relay.ingest_url, relay.ingest_key)
                 controller.relay_status = relay.status
+                if cfg.captions.live:
+                    from talkcast.streamer.captions.captioner import Captioner
+
+                    captioner = Captioner(cfg, controller, journal, source=relay.programme_source)
+                    captions = await stack.enter_async_context(captioner)
+                    controller.captions_status = captions.view
+            elif cfg.captions.live:
+                controller.note(
+                    "live captions are off: they read the programme from the relay, which runs only "
+                    "with [[destinations]] and live.stream = true",
+                    level=logging.WARNING,
+                )
             room = Room(controller)
             api = await stack.enter_async_context(
                 serve_api(controller, host=cfg.live.http_host, port=cfg.live.http_port, token=token, room=room)

@@ -210,7 +210,7 @@ class CaptionsConfig:
     cpus: int = 1  # cores the captioner may run on (the kernel holds it to them)
     threads: int = 1  # CTranslate2 threads of the captioner
     step: float = 1.0  # seconds of audio between recognition passes
-    window: float = 15.0  # the most audio one pass decodes
+    window: float = 20.0  # the most audio one pass decodes
     max_behind: float = 10.0  # drop audio (and say so) rather than fall further behind
 
 
