@@ -78,6 +78,21 @@ def check_model(cfg: Config) -> Check:
     return Check("whisper model", True, f"'{name}' loads")
 
 
+def check_captions(cfg: Config) -> Check:
+    """Live captions can run: the relay they read from is configured, and their model loads."""
+    from talkcast.whisper import load_whisper
+
+    if not cfg.destinations or not cfg.live.stream:
+        return Check("live captions", False, "[captions] live needs the relay", "add [[destinations]] (live.stream on)")
+    try:
+        load_whisper(model_path(cfg, cfg.captions.model), compute_type="int8", threads=1)
+    except TalkcastError as err:
+        return Check("live captions", False, str(err), "see captions.model in the README")
+    return Check(
+        "live captions", True, f"'{cfg.captions.model}' loads; other languages use '{cfg.captions.multilingual_model}'"
+    )
+
+
 def check_obs(cfg: Config, timeout: float = 1.0) -> Check:
     """OBS's websocket server answers on the configured address."""
     where = f"{cfg.obs.host}:{cfg.obs.port}"
@@ -109,6 +124,8 @@ def run_doctor(config_file: Path, print_line: Callable[[str], None] = print) -> 
         live_configured = cfg.obs.password is not None or bool(cfg.destinations)
         if live_configured:
             checks.append(check_obs(cfg))
+        if cfg.captions.live:
+            checks.append(check_captions(cfg))
         if cfg.destinations and shutil.which("nginx") is None:
             checks.append(
                 Check("relay ingest", False, "nginx is not installed", "apt-get install nginx-light libnginx-mod-rtmp")
