@@ -294,9 +294,17 @@ class WhisperDecoder:
         aligned = model.find_alignment(tokenizer, [forced + text_tokens], encoded, frames)[0]
         skip = len(tokenizer.split_to_word_tokens([*forced, tokenizer.eot])[0]) - 1 if forced else 0
         merge_punctuations(aligned, PREPENDED, APPENDED)  # "Kafka" "," -> "Kafka," (as transcribe() does)
-        return [
-            Word(w["word"].strip(), float(w["start"]), float(w["end"])) for w in aligned[skip:] if w["word"].strip()
-        ]
+        words: list[Word] = []
+        for w in aligned[skip:]:
+            text = w["word"]
+            if not text.strip():
+                continue
+            if words and not text[0].isspace():
+                # No space before it: the rest of the word before (" 99" ".9" "%" is "99.9%").
+                words[-1] = Word(words[-1].text + text.strip(), words[-1].start, float(w["end"]))
+            else:
+                words.append(Word(text.strip(), float(w["start"]), float(w["end"])))
+        return words
 
     def _prompt(self, prompt: str, forced: list[int]) -> list[int]:
         """What ``WhisperModel.get_prompt`` builds, but with the hotwords kept beside a prefix (it drops them)."""
