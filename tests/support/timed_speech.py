@@ -63,14 +63,10 @@ class TimedSpeech:
     """A WAV file, its words with their times, and where its marker beep is."""
 
     wav: Path
-    words: tuple[TimedWord, ...]
+    words: tuple[TimedWord, ...]  # espeak-ng reports most words, not all ("at a time": no event for "a")
     beep: float  # seconds into the file
     seconds: float
-
-    @property
-    def text(self) -> str:
-        """The words as one line."""
-        return " ".join(w.text for w in self.words)
+    text: str  # as it was given to espeak-ng
 
 
 def _library() -> ctypes.CDLL:
@@ -136,7 +132,7 @@ def timed_speech(text: str, wav: Path, *, lead: float = 1.0, tail: float = 2.0, 
         out.setframerate(rate)
         out.writeframes(audio.tobytes())
     shifted = tuple(TimedWord(w.text, w.start + lead, w.end + lead) for w in words if re.search(r"\w", w.text))
-    return TimedSpeech(wav, shifted, BEEP_AT, audio.size / rate)
+    return TimedSpeech(wav, shifted, BEEP_AT, audio.size / rate, text)
 
 
 def find_beeps(samples: np.ndarray, rate: int, *, min_gap: float = 3.0) -> list[float]:
