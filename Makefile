@@ -9,7 +9,7 @@ STAMPS := $(VENV)/.stamps
 # Debian packages the runtime needs, and the extra ones the integration tests start.
 APT_RUNTIME := ffmpeg espeak-ng sox fonts-dejavu-core fonts-noto-cjk fonts-symbola
 APT_LIVE    := obs-studio xvfb nginx-light libnginx-mod-rtmp
-APT_TEST    := $(APT_RUNTIME) $(APT_LIVE) chromium
+APT_TEST    := $(APT_RUNTIME) $(APT_LIVE) chromium prometheus
 
 .PHONY: demo test lint bench format clean
 

@@ -23,6 +23,7 @@ from talkcast.stage import POST_STAGES, StageName
 
 if TYPE_CHECKING:
     from talkcast.app.pipeline import Publisher
+    from talkcast.streamer.youtube_health import Fetch
 
 log = logging.getLogger("talkcast")
 
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--setup-scenes", action="store_true", help="create missing scenes in OBS (first rehearsal)")
     live.add_argument("--mode", choices=["auto", "manual"], help="start in this mode (default: from event.toml)")
     live.add_argument("--no-ui", action="store_true", help="no terminal status screen (log lines instead)")
+
+    rooms = sub.add_parser("rooms", help="one page with every room's state, for a conference with several rooms")
+    rooms.add_argument("--rooms", type=Path, default=Path("rooms.toml"), help="the rooms file (default: ./rooms.toml)")
+    rooms.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine)")
+    rooms.add_argument("--port", type=int, default=8790, help="port to listen on (default: 8790)")
 
     sched = sub.add_parser("schedule", help="show the configured room's talks as talkcast reads them")
     sched.add_argument("--json", action="store_true", help="a JSON array instead of a table")
@@ -76,10 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_argument("--cluster", metavar="tcp://HOST:8786", help="run stages on a Dask cluster")
     post.add_argument("--workers", type=int, default=0, help="local worker processes (default: cores)")
 
+    sub.add_parser("review", help="check and fix every cut's start and end in the browser, and approve it")
+
     demo = sub.add_parser("demo", help="generate a small example event and run the whole pipeline on it")
     demo.add_argument("dir", nargs="?", type=Path, default=Path("demo-event"), help="where (default: ./demo-event)")
 
     sub.add_parser("doctor", help="check ffmpeg, disk, the Whisper model and OBS")
+
+    cast = sub.add_parser("broadcast", help="the room's YouTube live broadcast: create it, write its chapters")
+    cast_sub = cast.add_subparsers(dest="broadcast_command", required=True, metavar="what")
+    create = cast_sub.add_parser("create", help="create (or find) the broadcast and its stream; store the stream key")
+    create.add_argument("--dry-run", action="store_true", help="print the requests and quota, send nothing")
+    create.add_argument("--new", action="store_true", help="forget the remembered broadcast (the next event)")
+    chapters = cast_sub.add_parser("chapters", help="write chapters from the journal on the stream's recording")
+    chapters.add_argument("--dry-run", action="store_true", help="print the requests and quota, send nothing")
 
     auth = sub.add_parser("auth", help="authorise talkcast to upload to a YouTube channel")
     auth.add_argument("service", choices=["youtube"])
@@ -204,7 +220,19 @@ def cmd_post(args: argparse.Namespace) -> int:
         stages = (*POST_STAGES[: POST_STAGES.index(StageName(args.until)) + 1], StageName.ARCHIVE)
     if args.skip_publish:
         stages = tuple(s for s in stages if s != StageName.PUBLISH)
-    return _run_pipeline(args, stages)
+    code = _run_pipeline(args, stages, metrics_file=True)
+    if StageName.PUBLISH in stages:
+        from talkcast.app.broadcast import chapters_after_post
+
+        chapters_after_post(_config(args))  # the stream's recording links the talks just published
+    return code
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """``talkcast review``: the review page on [review] http_host:http_port, until Ctrl-C."""
+    from talkcast.app.review.serve import run_review
+
+    return run_review(_config(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -228,7 +256,34 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     schedule = load_schedule(cfg)
-    return run_live(cfg, schedule, setup_scenes=args.setup_scenes, mode=args.mode, ui=not args.no_ui)
+    youtube = _youtube_health(cfg)
+    options: dict[str, Any] = {"setup_scenes": args.setup_scenes, "mode": args.mode, "ui": not args.no_ui}
+    if cfg.broadcast.enabled:
+        from talkcast.app.broadcast import run_live_with_broadcast
+
+        return run_live_with_broadcast(cfg, schedule, youtube=youtube, **options)
+    return run_live(cfg, schedule, youtube=youtube, **options)
+
+
+def _youtube_health(cfg: Config) -> Fetch | None:
+    """What ``live`` polls for YouTube's view of the stream, when a YouTube token is there; else None."""
+    token = cfg.publish.youtube.token_file
+    if not cfg.monitor.youtube or token is None or not token.exists():
+        return None
+    from talkcast.publish.livestream import stream_lister
+
+    try:
+        return stream_lister(cfg.publish.youtube, cfg.file)
+    except TalkcastError as err:  # the evening goes on without YouTube's view; say why once
+        log.warning("YouTube's view of the stream is not checked: %s", err)
+        return None
+
+
+def cmd_rooms(args: argparse.Namespace) -> int:
+    """``talkcast rooms``: the overview of every room's ``talkcast live``; needs no event.toml."""
+    from talkcast.streamer.overview.serve import run_rooms
+
+    return run_rooms(args.rooms, host=args.host, port=args.port)
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -270,6 +325,16 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    """``talkcast broadcast create|chapters``: the room's YouTube live broadcast."""
+    from talkcast.app import broadcast
+
+    cfg = _config(args)
+    if args.broadcast_command == "create":
+        return broadcast.create(cfg, dry_run=args.dry_run, new=args.new)
+    return broadcast.chapters(cfg, dry_run=args.dry_run)
+
+
 def cmd_auth(args: argparse.Namespace) -> int:
     """``talkcast auth youtube``: the installed-app OAuth flow with a loopback redirect."""
     from talkcast.publish.auth import authorize
@@ -281,14 +346,17 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "live": cmd_live,
+    "rooms": cmd_rooms,
     "schedule": cmd_schedule,
     "plan": cmd_plan,
     "cut": cmd_cut,
     "transcribe": cmd_transcribe,
     "publish": cmd_publish,
     "post": cmd_post,
+    "review": cmd_review,
     "demo": cmd_demo,
     "doctor": cmd_doctor,
+    "broadcast": cmd_broadcast,
     "auth": cmd_auth,
 }
 

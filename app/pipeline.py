@@ -28,8 +28,10 @@ from typing import Any, Protocol
 
 from talkcast.app.executors import Executor, drain_progress, make_executor
 from talkcast.app.hashing import input_hash, is_current
+from talkcast.app.post_metrics import RunTimes, write_post_metrics
 from talkcast.app.report import RunReport, TalkStatus, detail, fill_from_state, record_failure
 from talkcast.app.stages import POOL_FUNCTIONS
+from talkcast.approval import approval_of
 from talkcast.config import Config
 from talkcast.cuts import CutList, read_cuts
 from talkcast.errors import ConfigError, QuotaExceeded, TalkcastError
@@ -81,6 +83,7 @@ class Options:
     workers: int = 0
     dry_run: bool = False
     force_metadata: bool = False
+    metrics_file: bool = False  # write the run's timings and outcomes for node_exporter (``post``)
 
 
 def talk_jobs(cfg: Config, cuts: CutList, schedule: Schedule | None, options: Options) -> list[TalkJob]:
@@ -138,8 +141,14 @@ class Run:
     publisher: Publisher | None = None
     report: RunReport = field(default_factory=lambda: RunReport(talks=[]))
     statuses: dict[str, TalkStatus] = field(default_factory=dict)
+    stage_spans: dict[str, tuple[float, float]] = field(default_factory=dict)  # first start, last end
     _jobs: list[TalkJob] | None = None
     _executor: Executor | None = None
+
+    def note_span(self, stage: str, start: float, end: float) -> None:
+        """Widen the stage's span in this run to cover ``start``..``end`` (monotonic seconds)."""
+        first, last = self.stage_spans.get(stage, (start, end))
+        self.stage_spans[stage] = (min(first, start), max(last, end))
 
     @property
     def jobs(self) -> list[TalkJob]:
@@ -194,6 +203,7 @@ def run(
     publisher: Publisher | None = None,
 ) -> RunReport:
     """Run the requested stages for the selected talks and return what happened."""
+    started, finished = time.time(), False
     store = StateStore(cfg.output_dir / "state.db")
     ctx = Run(cfg, options, display, store, _schedule_or_none(cfg, display), publisher)
     try:
@@ -203,13 +213,20 @@ def run(
                 run_in_pool(ctx, [stage for stage in group if isinstance(stage, PoolStage)])
             else:
                 for stage in group:
+                    t0 = time.monotonic()
                     stage.run(ctx)
+                    ctx.note_span(stage.name, t0, time.monotonic())
         for status in ctx.statuses.values():
             fill_from_state(cfg, store, status)
+        finished = True
         return ctx.report
     finally:
         ctx.close()
         write_manifest(store, cfg.output_dir, cfg.event.name)
+        if options.metrics_file:
+            spans = {stage: end - start for stage, (start, end) in ctx.stage_spans.items()}
+            times = RunTimes(started, time.time(), finished, spans)
+            write_post_metrics(cfg.output_dir, cfg.event.name, ctx.report, times)
         store.close()
 
 
@@ -288,6 +305,7 @@ class PoolStage:
             record_failure(run.store, status, self.name, f"{type(err).__name__}: {err}", seconds, run.display)
             return False
         run.store.set_stage(talk_id, self.name, res.status, input_hash=wanted, result=res.to_json(), seconds=seconds)
+        run.note_span(self.name, time.monotonic() - seconds, time.monotonic())
         write_manifest(run.store, run.cfg.output_dir, run.cfg.event.name)
         status.stages[self.name] = res.status
         status.seconds[self.name] = seconds
@@ -389,11 +407,16 @@ def _ready_for_publish(run: Run) -> list[TalkJob]:
     """The talks that may be published now; the others are marked as waiting, with why."""
     ready = []
     for job in run.jobs:
-        missing = _not_ready_for_publish(run.cfg, run.store, job.talk.id)
-        if missing:
-            run.statuses[job.talk.id].stages[StageName.PUBLISH] = Status.WAITING
-            run.statuses[job.talk.id].needs_human.append(f"publish: waits until {missing}")
-            run.report.messages.append(f"talk '{job.talk.id}' is not published: it waits until {missing}")
+        talk_id = job.talk.id
+        missing = _not_ready_for_publish(run.cfg, run.store, talk_id)
+        if not missing and run.cfg.publish.require_review and approval_of(run.store, job.talk) is None:
+            run.statuses[talk_id].stages[StageName.PUBLISH] = Status.WAITING
+            run.statuses[talk_id].needs_human.append("publish: waits for review (`talkcast review`)")
+            run.report.waiting_review.append(talk_id)
+        elif missing:
+            run.statuses[talk_id].stages[StageName.PUBLISH] = Status.WAITING
+            run.statuses[talk_id].needs_human.append(f"publish: waits until {missing}")
+            run.report.messages.append(f"talk '{talk_id}' is not published: it waits until {missing}")
         else:
             ready.append(job)
     return ready
@@ -403,7 +426,8 @@ def _not_ready_for_publish(cfg: Config, store: StateStore, talk_id: str) -> str:
     """What a talk still lacks before it may go to YouTube ('' when it is ready).
 
     Its latest cut and transcript must both have succeeded: never upload a stale video,
-    nor one without its captions.
+    nor one without its captions. (With ``require_review``, it must be approved too:
+    ``_ready_for_publish`` asks that last, as it is a person's step, not a failure.)
     """
     cut = store.stage(talk_id, StageName.CUT)
     if cut is None or Status.of(cut.status) is not Status.DONE:

@@ -30,6 +30,7 @@ class RunReport:
     talks: list[TalkStatus]
     work_done: list[tuple[str, str]] = field(default_factory=list)  # (talk, stage) that ran
     messages: list[str] = field(default_factory=list)
+    waiting_review: list[str] = field(default_factory=list)  # talks ready to publish but for a person's approval
     archive: Path | None = None  # the archive page's index.html, when the archive stage wrote one
 
     @property

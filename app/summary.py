@@ -38,4 +38,13 @@ def print_summary(cfg: Config, report: RunReport, console: Console | None = None
     console.print(table)
     for message in report.messages:
         console.print(message)
+    if report.waiting_review:
+        from talkcast.app.review import review_url
+
+        count = len(report.waiting_review)
+        talks = "1 talk waits" if count == 1 else f"{count} talks wait"
+        console.print(
+            f"{talks} for review before publishing: run `talkcast review` and open the link it prints "
+            f"({review_url(cfg)})"
+        )
     console.print(f"outputs: {cfg.output_dir / 'talks'}   manifest: {cfg.output_dir / 'manifest.json'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from talkcast.approval import approval_of
 from talkcast.archive.site import SiteTalk, build_site
 from talkcast.config import Config
 from talkcast.cuts import read_cuts
@@ -15,7 +16,8 @@ def build_archive(cfg: Config, store: StateStore | None = None) -> Path | None:
     """Write ``<output_dir>/site/`` for every cut talk; returns index.html, or None if no talk is cut.
 
     Only the talks cuts.toml lists now are shown: one an organiser took out, or whose
-    speaker withdrew consent after it was cut, leaves the page with its next build.
+    speaker withdrew consent after it was cut, leaves the page with its next build. With
+    ``[publish] require_review``, only talks approved on the review page are shown.
     ``store`` is the run's open state.db; without one, the file is opened (and closed) here.
     """
     if store is None:
@@ -25,10 +27,12 @@ def build_archive(cfg: Config, store: StateStore | None = None) -> Path | None:
         with StateStore(state_file) as own:
             return build_archive(cfg, own)
     cuts_file = cfg.output_dir / "cuts.toml"
-    listed = {t.id for t in read_cuts(cuts_file).talks} if cuts_file.is_file() else set()
+    listed = {t.id: t for t in read_cuts(cuts_file).talks} if cuts_file.is_file() else {}
     talks = []
     for talk_id in store.talk_ids():
         if talk_id not in listed:
+            continue
+        if cfg.publish.require_review and approval_of(store, listed[talk_id]) is None:
             continue
         cut_record = store.stage(talk_id, StageName.CUT)
         if cut_record is None or Status.of(cut_record.status) is not Status.DONE:

@@ -32,6 +32,13 @@ _COST_FIELDS = {
     "playlistItems.list": "playlist_items_list",
     "playlistItems.insert": "playlist_items_insert",
     "playlistItems.delete": "playlist_items_delete",
+    "liveBroadcasts.list": "live_broadcasts_list",
+    "liveBroadcasts.insert": "live_broadcasts_insert",
+    "liveBroadcasts.update": "live_broadcasts_update",
+    "liveBroadcasts.bind": "live_broadcasts_bind",
+    "liveBroadcasts.transition": "live_broadcasts_transition",
+    "liveStreams.list": "live_streams_list",
+    "liveStreams.insert": "live_streams_insert",
 }
 
 

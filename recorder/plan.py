@@ -27,8 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from talkcast.config import Config
-from talkcast.cuts import CutList, Span, TalkCut, read_cuts, talk_table, write_cuts
-from talkcast.journal import Entry, Kind, read_journal
+from talkcast.cutedit import REVIEWED, update_cuts
+from talkcast.cuts import CutList, Span, TalkCut, read_cuts, talk_table
+from talkcast.journal import Entry, Kind, apply_corrections, read_journal
 from talkcast.recorder.recordings import (
     VIDEO_EXTENSIONS,
     Recording,
@@ -86,10 +87,11 @@ def _markers(entries: Sequence[Entry]) -> dict[str, tuple[Entry | None, Entry | 
     A start the volunteer marked again (``data.remark``: the talk really began later than
     the schedule said) replaces the earlier one, and so does a start after the talk had
     already ended (the earlier pair was a rehearsal); a ``resumed`` start after an OBS
-    restart does neither, so the talk spans both recordings.
+    restart does neither, so the talk spans both recordings. A marker the volunteer
+    undid (``marker_undone``) does not count.
     """
     found: dict[str, tuple[Entry | None, Entry | None]] = {}
-    for e in entries:
+    for e in apply_corrections(entries):
         if not e.talk or e.file is None or e.offset is None:
             continue
         start, end = found.get(e.talk, (None, None))
@@ -300,7 +302,8 @@ def merge_edits(
             diff = describe_difference(mine, plan)
             kept.append(f"talk '{new.id}': kept your edit ({diff})")
             notes[new.id] = f"kept your edit; plan now says: {diff}"
-            talks.append(replace(current, origin="edited"))
+            # Times set on the review page stay marked as such; any other change is a hand edit.
+            talks.append(replace(current, origin=REVIEWED if current.origin == REVIEWED else "edited"))
         else:
             talks.append(new)
     for current in existing.talks if existing else ():
@@ -354,13 +357,16 @@ def run_plan(cfg: Config, schedule: Schedule, store: StateStore) -> PlanReport:
     details = {p.cut.id: p for p in planned}
     for p in planned:
         notes.setdefault(p.cut.id, f"times from {p.detail}")
-    write_cuts(path, talks, notes=notes)
+    # A person's comments and layout survive: only what plan changes is rewritten.
+    update_cuts(path, talks, notes=notes)
     for p in planned:
         store.put(p.cut.id, STORE_KEY, _comparable(talk_table(p.cut, path.parent)))
     summary = []
     for talk in talks:
         how = details.get(talk.id)
-        if talk.origin == "edited" or how is None:
+        if talk.origin == REVIEWED:
+            summary.append(summary_line(talk, "the review page (`talkcast review`)"))
+        elif talk.origin == "edited" or how is None:
             summary.append(summary_line(talk, "your edit of cuts.toml"))
         else:
             summary.append(summary_line(talk, how.detail, how.gaps))

@@ -16,6 +16,8 @@ from talkcast.streamer.clock import Change, Clock, ClockError, Mode, Role, forma
 
 MODE_ACTIONS = ("auto", "manual", "toggle-mode")
 SHOW_ACTIONS = ("qa", "talk", "intro", "outro")  # each puts that Role's scene on air
+# Actions a page or screen must have the volunteer confirm first: they cannot be undone.
+CONFIRM_ACTIONS = frozenset({"end-stream"})
 
 Decision = tuple[list[Change], str]
 Handler = Callable[["Actions", datetime, Mapping[str, Any]], Decision]
@@ -31,6 +33,8 @@ class Actions:
     def __init__(self, clock: Clock, *, has_qa: bool) -> None:
         self.clock = clock
         self.has_qa = has_qa
+        # Set by `talkcast live` when it drives a YouTube broadcast (streamer.broadcast).
+        self.end_stream: Callable[[], str] | None = None
 
     def decide(self, action: str, now: datetime, params: Mapping[str, Any]) -> Decision:
         """Apply ``action`` to the clock; ``ActionError`` if it is unknown or does not apply now."""
@@ -59,6 +63,11 @@ class Actions:
             raise ActionError("no Q&A scene is configured (scenes.qa)")
         return self.clock.show(Role(action), now), ""
 
+    def _end_stream(self) -> Decision:
+        if self.end_stream is None:
+            raise ActionError("no YouTube broadcast is driven by talkcast here ([broadcast] in event.toml)")
+        return [], self.end_stream()
+
     def _mode(self, _now: datetime, params: Mapping[str, Any]) -> Decision:
         wanted = params.get("mode") or params["action"]
         if wanted == "toggle-mode":
@@ -81,5 +90,8 @@ _HANDLERS: dict[str, Handler] = {
     "previous": lambda a, _now, _: a._pick(a.clock.previous_talk),
     **dict.fromkeys(MODE_ACTIONS, Actions._mode),
     **dict.fromkeys(SHOW_ACTIONS, Actions._show),
+    "end-stream": lambda a, _now, _: a._end_stream(),  # the YouTube broadcast; confirmed first
 }
-ACTIONS = tuple(_HANDLERS)
+# Actions on the journal and OBS rather than the clock alone: ``Controller.act`` does them.
+CONTROLLER_ACTIONS = ("undo",)
+ACTIONS = (*_HANDLERS, *CONTROLLER_ACTIONS)

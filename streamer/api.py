@@ -4,7 +4,7 @@
 
     GET  /api/state                 the whole state (``Controller.snapshot().to_json()``)
     POST /api/actions/{action}      start | end | break | next | previous | auto | manual |
-                                    toggle-mode | qa | talk | intro | outro
+                                    toggle-mode | qa | talk | intro | outro | undo
                                     needs ``Authorization: Bearer <token>``;
                                     optional JSON body ``{"mode": "auto" | "manual"}``
     POST /api/login-codes           a fresh one-time login link to the control room,
@@ -13,6 +13,8 @@
 
 The control room (``streamer.room``), a web page for the volunteers, is served on the
 same port under ``/room``, behind the same Host check, with its own login.
+    GET  /metrics                   Prometheus text format (``streamer.metrics``); read-only,
+                                    so without the token unless ``monitor.metrics_token``
 
 Answers: 200 done, 400 a malformed request (unknown action, bad body), 401 no or a
 wrong token, 409 an action that does not apply now, 421 a non-local Host.
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,24 +43,16 @@ from talkcast.errors import ConfigError
 from talkcast.secrets import Secret
 from talkcast.streamer.actions import ACTIONS, MODE_ACTIONS
 from talkcast.streamer.controller import ActionError, Controller
-from talkcast.streamer.room.auth import CODE_TTL
 from talkcast.streamer.room.web import ROOM, Room, add_routes
+from talkcast.webauth import CODE_TTL, host_name, is_loopback
 
 log = logging.getLogger(__name__)
 
 CONTROLLER: web.AppKey[Controller] = web.AppKey("controller", Controller)
 TOKEN: web.AppKey[Secret] = web.AppKey("token", Secret)
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) only reaches this machine."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+METRICS: web.AppKey[Callable[[], bytes]] = web.AppKey("metrics")
+METRICS_TOKEN: web.AppKey[bool] = web.AppKey("metrics_token", bool)
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
 
 
 def authorized(header: str | None, token: Secret) -> bool:
@@ -109,18 +102,16 @@ def action_params(action: str, body: bytes) -> dict[str, Any]:
     return {"mode": data["mode"]}
 
 
-def _host_name(host_header: str) -> str:
-    if host_header.startswith("["):
-        return host_header.split("]")[0] + "]"
-    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
-
-
 @web.middleware
-async def _loopback_host_only(
+async def loopback_host_only(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    if not is_loopback(_host_name(request.host)):
-        return web.json_response({"error": "this API only answers requests addressed to localhost"}, status=421)
+    """Refuse (421) a request whose Host is not a loopback name: the DNS rebinding guard of a loopback server.
+
+    Also guards ``talkcast rooms``' overview when it listens on loopback.
+    """
+    if not is_loopback(host_name(request.host)):
+        return web.json_response({"error": "talkcast only answers requests addressed to localhost here"}, status=421)
     return await handler(request)
 
 
@@ -159,17 +150,34 @@ async def _action(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "message": message, "state": controller.snapshot().to_json()})
 
 
+async def _metrics(request: web.Request) -> web.Response:
+    if request.app[METRICS_TOKEN] and not authorized(request.headers.get("Authorization"), request.app[TOKEN]):
+        return web.Response(status=401, text="metrics need 'Authorization: Bearer <token>'\n")
+    # The page is built from in-memory figures in well under a millisecond: no thread needed.
+    return web.Response(body=request.app[METRICS](), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
 def make_app(
-    controller: Controller, token: Secret, *, loopback_only: bool = True, room: Room | None = None
+    controller: Controller,
+    token: Secret,
+    *,
+    loopback_only: bool = True,
+    room: Room | None = None,
+    metrics: Callable[[], bytes] | None = None,
+    metrics_token: bool = False,
 ) -> web.Application:
-    """The aiohttp application: the API, the control room (``room``, or a new one) and the Host check."""
-    app = web.Application(middlewares=[_loopback_host_only] if loopback_only else [])
+    """The aiohttp application: the API, the control room (``room``, or a new one), ``/metrics``
+    (built by ``metrics``) and the Host check."""
+    app = web.Application(middlewares=[loopback_host_only] if loopback_only else [])
     app[CONTROLLER] = controller
     app[TOKEN] = token
     app.router.add_get("/api/state", _state)
     app.router.add_post("/api/actions/{action}", _action)
     app.router.add_post("/api/login-codes", _login_code)
     add_routes(app, room or Room(controller))
+    if metrics is not None:
+        app[METRICS], app[METRICS_TOKEN] = metrics, metrics_token
+        app.router.add_get("/metrics", _metrics)
     return app
 
 
@@ -183,13 +191,24 @@ class ApiServer:
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:8787``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return base_url(self.host, self.port)
+
+
+def base_url(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @contextlib.asynccontextmanager
 async def serve_api(
-    controller: Controller, *, host: str, port: int, token: Secret, room: Room | None = None
+    controller: Controller,
+    *,
+    host: str,
+    port: int,
+    token: Secret,
+    room: Room | None = None,
+    metrics: Callable[[], bytes] | None = None,
+    metrics_token: bool = False,
 ) -> AsyncIterator[ApiServer]:
     """Serve the API and the control room on ``host:port`` (port 0: any free one) until the block exits."""
     loopback = is_loopback(host)
@@ -199,7 +218,7 @@ async def serve_api(
             "actions still need the token or a control room login",
             host,
         )
-    app = make_app(controller, token, loopback_only=loopback, room=room)
+    app = make_app(controller, token, loopback_only=loopback, room=room, metrics=metrics, metrics_token=metrics_token)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:

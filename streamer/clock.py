@@ -76,6 +76,19 @@ class Change:
     reason: str = "schedule"
 
 
+@dataclass(frozen=True)
+class ClockState:
+    """Everything about the clock that its operations change (``Clock.save``)."""
+
+    mode: Mode
+    shift: timedelta
+    role: Role | None
+    cursor: int
+    live: bool
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
 class ClockError(ValueError):
     """A volunteer action that does not apply now; the message says why, for the status line."""
 
@@ -129,6 +142,17 @@ class Clock:
             self.role = Role.BREAK
         elif now >= self.start_of(0) - timedelta(seconds=self.timing.intro_lead):
             self.role = Role.INTRO
+
+    # -- saving -----------------------------------------------------------------------------
+
+    def save(self) -> ClockState:
+        """Where the clock stands now, to ``restore`` later (an undo)."""
+        return ClockState(self.mode, self.shift, self.role, self.cursor, self.live, self.started_at, self.ended_at)
+
+    def restore(self, state: ClockState) -> None:
+        """Put the clock back where ``save`` found it."""
+        self.mode, self.shift, self.role, self.cursor = state.mode, state.shift, state.role, state.cursor
+        self.live, self.started_at, self.ended_at = state.live, state.started_at, state.ended_at
 
     # -- reading ---------------------------------------------------------------------------
 

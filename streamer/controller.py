@@ -40,14 +40,14 @@ from typing import Any
 
 from talkcast.config import Config
 from talkcast.errors import ObsError
-from talkcast.journal import JournalWriter, Kind, read_journal
+from talkcast.journal import Entry, JournalWriter, Kind, read_journal
 from talkcast.journal import now as utc_now
 from talkcast.schedule import Schedule
 from talkcast.secrets import Secret, redact
 from talkcast.streamer import obs_events as ev
 from talkcast.streamer import snapshot as snap
 from talkcast.streamer.actions import ACTIONS, ActionError, Actions
-from talkcast.streamer.clock import Change, Mode, Role
+from talkcast.streamer.clock import Change, ClockState, Mode, Role
 from talkcast.streamer.health import ObsHealth
 from talkcast.streamer.latency import SwitchLatency
 from talkcast.streamer.markers import Markers, make_clock, open_talk
@@ -60,6 +60,8 @@ __all__ = ["ACTIONS", "ActionError", "Controller", "StreamTarget", "open_talk"]
 
 log = logging.getLogger(__name__)
 
+UNDO_WINDOW = timedelta(seconds=10)  # how long the last marker can be taken back
+
 
 @dataclass
 class StreamTarget:
@@ -67,6 +69,21 @@ class StreamTarget:
 
     server: str
     key: Secret
+
+
+@dataclass(frozen=True)
+class UndoPoint:
+    """The last markers written, and the clock as it stood before them."""
+
+    before: ClockState
+    scene: str | None  # on air before the change
+    scheduled: bool  # the change came from the schedule (auto mode would make it again)
+    markers: tuple[Entry, ...]
+    at: datetime
+
+    def describe(self) -> str:
+        """E.g. ``talk end of 'kafka'``."""
+        return ", ".join(f"{e.kind.value.replace('_', ' ')} of '{e.talk}'" for e in self.markers)
 
 
 class Controller:
@@ -97,6 +114,7 @@ class Controller:
         self.obs: ObsClient | None = None  # the prepared session's client, None between sessions
         self.applied_scene: str | None = None
         self.health = ObsHealth(journal, self.note)
+        self.extra_warnings: list[Callable[[], Sequence[str]]] = []  # e.g. the programme checks (streamer.observe)
         self.message = ""
         self.log_lines: deque[str] = deque(maxlen=8)
         self.latency = SwitchLatency()
@@ -107,6 +125,7 @@ class Controller:
         self._expect_scene: str | None = None
         self._sent: tuple[str, float, datetime | None] | None = None  # scene, monotonic send time, due
         self._checked_scenes = False
+        self._undo: UndoPoint | None = None
         self.recording = Recording(journal, self.note, wanted=cfg.live.record)
         self.markers = Markers(journal, self.recording)
         self.session = ObsSession(
@@ -170,9 +189,10 @@ class Controller:
             now = self.now()
             lead = timedelta(seconds=self.switch_latency)
             if due is not None and now + lead >= due:
+                before = self.clock.save()
                 changes = self.clock.tick(now + lead)
                 if changes:
-                    await self._apply(changes, due=due)
+                    await self._apply(changes, due=due, before=before)
                 continue
             # Sleep until the switch must be sent, but never more than a second at a time:
             # the wall clock may be stepped, and actions wake us through _wake anyway.
@@ -191,6 +211,8 @@ class Controller:
         await self._learn_transition(obs)
         async with self._air_lock:
             try:
+                # The scene first: a file started after an OBS restart opens on the right scene.
+                await self._restore_scene(obs)
                 await self.recording.ensure(obs)
                 if self.stream_target is not None:
                     await obs.set_stream_service(self.stream_target.server, self.stream_target.key)
@@ -202,16 +224,30 @@ class Controller:
                     await self.markers.mark(Kind.TALK_START, talk, obs, resumed=True)
                 self._resume_talk = False
                 await self._sync_pause(obs)
-                scene = self.scene_for(self.clock.role)
-                if scene is not None:
-                    await self._switch(obs, scene, role=self.clock.role, reason="restore")
-                else:
-                    self.applied_scene = await obs.program_scene()
             except BaseException:
                 self.obs = None
                 raise
         file = self.recording.file
         return f"scene '{self.applied_scene or '-'}' re-applied" + (f", recording to {Path(file).name}" if file else "")
+
+    async def _restore_scene(self, obs: ObsClient) -> None:
+        """Put the scene that should be on air back, and wait until it is on screen."""
+        scene = self.scene_for(self.clock.role)
+        on_air = await obs.program_scene()
+        if scene is None:
+            self.applied_scene = on_air
+            return
+        with obs.subscribe() as events:
+            await self._switch(obs, scene, role=self.clock.role, reason="restore")
+            if scene == on_air:
+                return  # no transition, so no event to wait for
+            with contextlib.suppress(TimeoutError):
+                changed = await events.wait_for(
+                    "CurrentProgramSceneChanged",
+                    lambda d: d.get("sceneName") == scene,
+                    time_limit=self.latency.expected + 1.0,
+                )
+                self._on_scene(str(changed.data["sceneName"]))
 
     async def _follow(self, obs: ObsClient) -> None:
         """Handle OBS's events and poll its health until the connection drops or we stop."""
@@ -237,6 +273,8 @@ class Controller:
                 match ev.typed(raw):
                     case ev.CurrentProgramSceneChanged(scene=name):
                         self._on_scene(name)
+                    case ev.TransitionChanged():
+                        await self._learn_transition(obs)
                     case ev.RecordStateChanged() as event:
                         self.recording.on_event(event, stopping=self.stopping.is_set())
                     case ev.StreamStateChanged(state=state) if state in ("reconnecting", "reconnected", "stopped"):
@@ -269,17 +307,26 @@ class Controller:
 
     # -- changing what is on air ------------------------------------------------------------
 
-    async def _apply(self, changes: Sequence[Change], *, due: datetime | None = None) -> None:
+    async def _apply(
+        self, changes: Sequence[Change], *, due: datetime | None = None, before: ClockState | None = None
+    ) -> None:
+        """Put the last change's scene on air, then write the markers (at its on-screen instant).
+
+        Markers written can be taken back for ``UNDO_WINDOW`` (``before``: the clock to go back to).
+        """
+        written: list[Entry] = []
         async with self._air_lock:
             obs = self.obs
+            scene_before = self.applied_scene
             # Only the last scene of a burst goes on air (catching up after a pause). The
             # switch goes first so that the markers' offsets are taken once it is on air.
             final = changes[-1]
             scene = self.scene_for(final.role)
             switched = False
+            at: float | None = None  # when the new scene is fully on screen (None: now)
             if scene is not None and obs is not None:
                 try:
-                    await self._switch(obs, scene, role=final.role, reason=final.reason, due=due)
+                    at = await self._switch(obs, scene, role=final.role, reason=final.reason, due=due)
                     switched = True
                 except ObsRequestFailed as err:
                     self.note(f"could not switch to scene '{scene}': {err.comment}", level=logging.ERROR)
@@ -289,15 +336,47 @@ class Controller:
                 self.journal.record(Kind.SCENE_CHANGE, scene=scene, data={"role": str(final.role), "applied": False})
             for change in changes:
                 if change.ended is not None:
-                    await self.markers.mark(Kind.TALK_END, change.ended, obs)
+                    await self.markers.mark(Kind.TALK_END, change.ended, obs, at=at)
+                    written.append(self._last_marker())
                     self.note(f"talk '{change.ended.id}' ended ({change.reason})")
             for change in changes:
                 if change.started is not None:
-                    placed = await self.markers.mark(Kind.TALK_START, change.started, obs, remark=change.remark)
+                    placed = await self.markers.mark(Kind.TALK_START, change.started, obs, at=at, remark=change.remark)
+                    written.append(self._last_marker())
                     # Without OBS there is no file or offset: mark it again once OBS is back.
                     self._resume_talk = not placed
                     self.note(f"talk '{change.started.id}' started ({change.reason})")
             await self._sync_pause(obs)
+            self._undo = None
+            if written and before is not None:
+                self._undo = UndoPoint(before, scene_before, due is not None, tuple(written), self.now())
+
+    def _last_marker(self) -> Entry:
+        assert self.markers.last is not None  # mark() always writes one
+        return self.markers.last
+
+    async def _undo_last(self) -> str:
+        """Take the last markers back (journaled as ``marker_undone``) and put the clock and scene back."""
+        async with self._air_lock:  # a change being applied finishes first: its markers are the last
+            point = self._undo
+            if point is None or self.now() - point.at > UNDO_WINDOW:
+                raise ActionError("nothing to undo: only the last talk marker can be taken back, within 10 s")
+            self._undo = None
+            for e in point.markers:
+                data = {"undoes": e.kind.value, "marked_at": e.at.isoformat()}
+                self.journal.record(Kind.MARKER_UNDONE, talk=e.talk, file=e.file, offset=e.offset, data=data)
+            self.clock.restore(point.before)
+            manual = point.scheduled and self.clock.mode is Mode.AUTO
+            if manual:
+                self.clock.set_mode(Mode.MANUAL)  # auto mode would make the undone change again at once
+            scene = self.scene_for(self.clock.role) or point.scene
+            if scene is not None and self.obs is not None:
+                try:
+                    await self._switch(self.obs, scene, role=self.clock.role, reason="undo")
+                except ObsError as err:
+                    self.note(f"could not switch back to scene '{scene}' ({err}); it is re-applied when OBS is back")
+            await self._sync_pause(self.obs)
+        return f"undone: {point.describe()}; now on air: {scene or '-'}" + ("; mode: manual" if manual else "")
 
     async def _sync_pause(self, obs: ObsClient | None) -> None:
         """Pause the recording while a talk that is not to be recorded is on air; resume after it."""
@@ -311,15 +390,23 @@ class Controller:
 
     async def _switch(
         self, obs: ObsClient, scene: str, *, role: Role | None, reason: str, due: datetime | None = None
-    ) -> None:
+    ) -> float:
+        """SetCurrentProgramScene, journaled; returns the monotonic instant its transition ends.
+
+        OBS starts the transition while it handles the request, so between sending and
+        the answer; the new scene is fully on screen one transition later.
+        """
         self._expect_scene = scene
-        self._sent = (scene, time.monotonic(), due if reason == "schedule" else None)
+        sent = time.monotonic()
+        self._sent = (scene, sent, due if reason == "schedule" else None)
         await obs.set_program_scene(scene)
+        on_screen = (sent + time.monotonic()) / 2 + (self.latency.transition_ms or 0) / 1000
         self.applied_scene = scene
         data: dict[str, Any] = {"role": str(role) if role else None, "reason": reason}
         if due is not None and reason == "schedule":
             data["due"] = due.isoformat()
         self.journal.record(Kind.SCENE_CHANGE, scene=scene, data=data)
+        return on_screen
 
     def _confirmed(self, scene: str) -> None:
         """OBS announced the scene we switched to: learn the delay, measure the lateness."""
@@ -346,10 +433,14 @@ class Controller:
 
         ``ActionError`` if the action is unknown or does not apply now.
         """
-        changes, message = self.actions.decide(action, self.now(), params)
-        if changes:
-            await self._apply(changes)
-            message = self.actions.describe(action, changes[-1], self.scene_for(changes[-1].role))
+        if action == "undo":
+            message = await self._undo_last()
+        else:
+            before = self.clock.save()
+            changes, message = self.actions.decide(action, self.now(), params)
+            if changes:
+                await self._apply(changes, before=before)
+                message = self.actions.describe(action, changes[-1], self.scene_for(changes[-1].role))
         self.message = message
         self.note(message)
         self._wake.set()
@@ -387,12 +478,13 @@ class Controller:
             ),
             stream=None if stream is None else snap.StreamView(stream.active, stream.reconnecting),
             stats=self.health.stats,
-            warnings=tuple(self.health.warnings),
+            warnings=tuple(self.health.warnings) + tuple(w for more in self.extra_warnings for w in more()),
             destinations=tuple(destinations),
             message=self.message,
             log=tuple(self.log_lines),
             talks=snap.talk_rows(clock),
             captions=self.captions_status() if self.captions_status else None,
+            undo=self._undo.describe() if self._undo and now - self._undo.at <= UNDO_WINDOW else None,
         )
 
 

@@ -40,7 +40,7 @@ class ObsHealth:
             stats = await obs.stats(time_limit=max(interval, MIN_TIME_LIMIT))
             self.stats = stats
             if recording.wanted or recording.file:
-                recording.status = await obs.record_status()
+                await recording.poll(obs)
             if streaming:
                 self.stream_status = await obs.stream_status()
             warnings = proto.health_warnings(stats, previous)

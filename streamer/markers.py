@@ -1,7 +1,8 @@
 """Talk markers in the journal: where in which recording each talk starts and ends.
 
-``talk_start``/``talk_end`` carry ``talk``, ``file`` and ``offset`` (seconds, from
-GetRecordStatus at that instant). A talk that continues into a new file after an OBS
+``talk_start``/``talk_end`` carry ``talk``, ``file`` and ``offset``: seconds into the
+file of the frame where the new scene is fully on screen (the end of its transition),
+placed by the recording's file clock (``Recording.offset_at``). A talk that continues into a new file after an OBS
 restart gets another ``talk_start`` in the new file with ``data.resumed = true``: the
 talk spans the first file from its start to that file's end, then the new file from
 the resumed offset to ``talk_end``. ``data.remark = true`` marks a start the volunteer
@@ -15,13 +16,14 @@ Read back, the markers say which talk an earlier run left on air (``open_talk``)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from talkcast.config import Config
 from talkcast.errors import ObsError, ScheduleError
-from talkcast.journal import Entry, JournalWriter, Kind
+from talkcast.journal import Entry, JournalWriter, Kind, apply_corrections
 from talkcast.schedule import Schedule, Talk
 from talkcast.streamer.clock import Clock, Mode, Timing
 from talkcast.streamer.obs import ObsClient
@@ -35,15 +37,26 @@ class Markers:
         self.journal = journal
         self.recording = recording
         self.talk_file: str | None = None  # the file the talk on air was last marked in
+        self.last: Entry | None = None  # the marker written last
 
     def needs_resume(self) -> bool:
         """Whether the talk on air was last marked in another file than OBS writes now."""
         return self.recording.file != self.talk_file
 
     async def mark(
-        self, kind: Kind, talk: Talk, obs: ObsClient | None, *, resumed: bool = False, remark: bool = False
+        self,
+        kind: Kind,
+        talk: Talk,
+        obs: ObsClient | None,
+        *,
+        at: float | None = None,
+        resumed: bool = False,
+        remark: bool = False,
     ) -> bool:
-        """Journal one marker; False when OBS could not say where it falls (mark it again later)."""
+        """Journal one marker for the frame on screen at monotonic ``at`` (default: now).
+
+        False when OBS could not say where it falls (mark it again later).
+        """
         data: dict[str, Any] = {}
         if resumed:
             data["resumed"] = True
@@ -54,14 +67,12 @@ class Markers:
         up = obs is not None and obs.connected
         if obs is not None and up and file is not None:
             try:
-                status = await obs.record_status()
-                self.recording.status = status
-                offset = status.duration if status.active else None
+                offset = await self.recording.offset_at(obs, time.monotonic() if at is None else at)
             except ObsError as err:
                 data["error"] = str(err)
         elif not up:
             data["obs"] = "down"
-        self.journal.record(kind, talk=talk.id, file=file, offset=offset, data=data)
+        self.last = self.journal.record(kind, talk=talk.id, file=file, offset=offset, data=data)
         if kind is Kind.TALK_START and offset is not None:
             self.talk_file = file
         return offset is not None or (file is None and up)
@@ -71,7 +82,7 @@ def open_talk(entries: Sequence[Entry]) -> tuple[str | None, datetime | None]:
     """The talk an earlier run left on air (last marker a talk_start), and when it started."""
     state: dict[str, tuple[Kind, datetime]] = {}
     order: list[str] = []
-    for e in entries:
+    for e in apply_corrections(entries):
         if e.talk is None or e.kind not in (Kind.TALK_START, Kind.TALK_END):
             continue
         resumed = bool(e.data.get("resumed")) if e.data else False

@@ -333,8 +333,20 @@ class ObsClient:
         return str(event.data.get("outputPath") or "")
 
     async def stop_record(self) -> str:
-        """Stop recording; returns the finished file's path."""
-        data = await self.call("StopRecord", time_limit=max(self.cfg.request_timeout, 15.0))
+        """Stop recording; returns the finished file's path once OBS says the file is complete.
+
+        StopRecord answers before OBS's muxer has written the file's last seconds; the
+        RecordStateChanged "stopped" event comes when it has.
+        """
+        limit = max(self.cfg.request_timeout, 15.0)
+        with self.subscribe() as events:
+            data = await self.call("StopRecord", time_limit=limit)
+            with contextlib.suppress(TimeoutError):
+                await events.wait_for(
+                    "RecordStateChanged",
+                    lambda d: d.get("outputState") == "OBS_WEBSOCKET_OUTPUT_STOPPED",
+                    time_limit=limit,
+                )
         return str(data.get("outputPath") or "")
 
     async def stats(self, *, time_limit: float | None = None) -> proto.Stats:

@@ -1,7 +1,7 @@
 """Typed views of the obs-websocket events the controller acts on.
 
 ``obs_protocol.Event`` carries any event as a type name and a raw mapping; ``typed``
-turns the four that matter into frozen dataclasses, so the controller matches on
+turns the five that matter into frozen dataclasses, so the controller matches on
 types and fields instead of string keys. Pure: no I/O.
 """
 
@@ -52,11 +52,17 @@ class StreamStateChanged:
 
 
 @dataclass(frozen=True)
+class TransitionChanged:
+    """The scene transition or its duration changed: when a switch is on screen changed too."""
+
+
+@dataclass(frozen=True)
 class ExitStarted:
     """OBS is quitting."""
 
 
-ObsEvent = CurrentProgramSceneChanged | RecordStateChanged | StreamStateChanged | ExitStarted
+ObsEvent = CurrentProgramSceneChanged | RecordStateChanged | StreamStateChanged | TransitionChanged | ExitStarted
+TRANSITION_EVENTS = ("CurrentSceneTransitionChanged", "CurrentSceneTransitionDurationChanged")
 
 
 def typed(event: proto.Event) -> ObsEvent | None:
@@ -69,6 +75,8 @@ def typed(event: proto.Event) -> ObsEvent | None:
         return RecordStateChanged(state=output_state(d.get("outputState")), path=str(path) if path else None)
     if event.type == "StreamStateChanged":
         return StreamStateChanged(state=output_state(d.get("outputState")))
+    if event.type in TRANSITION_EVENTS:
+        return TransitionChanged()
     if event.type == "ExitStarted":
         return ExitStarted()
     return None

@@ -12,17 +12,23 @@ change of it:
 
 Every method that talks to OBS takes the session's client: the connection has one
 owner (``streamer.session``), and this object only holds state between sessions.
+
+Offsets are placed on the frame: every status request is timed and teaches a
+``FileClock`` the encoder's delay (``streamer.fileclock``), and ``offset_at`` says where
+an instant falls in the file, not how much the encoder has written by then.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from talkcast.errors import ObsError
 from talkcast.journal import JournalWriter, Kind
 from talkcast.streamer import obs_protocol as proto
+from talkcast.streamer.fileclock import FileClock
 from talkcast.streamer.obs import ObsClient, ObsRequestFailed
 from talkcast.streamer.obs_events import RecordStateChanged
 
@@ -43,6 +49,8 @@ class Recording:
         self.wanted = wanted
         self.file: str | None = None
         self.status: proto.RecordStatus | None = None
+        self.status_at = 0.0  # monotonic time ``status`` was taken
+        self.clock = FileClock()
         self.paused_for: str | None = None  # the talk the recording is paused for
         self.refused_for: str | None = None  # the talk OBS would not pause for (tried once)
 
@@ -51,19 +59,37 @@ class Recording:
         """Seconds into the file at the last status seen."""
         return self.status.duration if self.status else None
 
+    async def poll(self, obs: ObsClient) -> proto.RecordStatus:
+        """GetRecordStatus, timed: the status is kept and teaches the file clock."""
+        sent = time.monotonic()
+        status = await obs.record_status()
+        self.status, self.status_at = status, (sent + time.monotonic()) / 2
+        if status.active and not status.paused:
+            self.clock.observe(self.status_at, status.duration)
+        return status
+
+    async def offset_at(self, obs: ObsClient, at: float) -> float | None:
+        """Seconds into the file of the frame on screen at monotonic ``at``; None when not recording."""
+        status = await self.poll(obs)
+        if not status.active:
+            return None
+        if status.paused:  # nothing reaches the file while paused: the instant is the pause point
+            return round(status.duration + self.clock.delay, 3)
+        return round(self.clock.offset(at, sampled_at=self.status_at, duration=status.duration), 3)
+
     async def ensure(self, obs: ObsClient) -> None:
         """Make OBS record (a new session): attach to its recording or start one."""
         if not self.wanted:
             return
-        status = await obs.record_status()
+        status = await self.poll(obs)
         if status.active:
             if self.file is None:
+                self.clock.stop_learning()  # its start is unknown: keep the delay learned so far
                 # Attached to a recording started before talkcast: OBS only says the file's
                 # name when it starts, so take the newest file in its recording folder.
                 self.file = _newest_file(await obs.record_directory())
                 self.journal.record(Kind.RECORDING_STARTED, file=self.file, data={"attached": True})
                 self.note(f"OBS was already recording ({self.file or 'file unknown'})")
-            self.status = status
             self.paused_for = self.paused_for if status.paused else None
             return
         if self.file is not None:
@@ -75,14 +101,22 @@ class Recording:
                 data={"reason": "obs restarted", "approximate": True},
             )
         self.paused_for = None  # a new file is not paused
+        # A recording that joins the stream's running encoder begins at its next keyframe,
+        # not now: its start would teach the clock a wrong delay.
+        shares_encoder = (await obs.stream_status()).active
         self.file = await obs.start_record()
-        self.status = await obs.record_status()
+        if shares_encoder:
+            self.clock.stop_learning()
+        else:
+            self.clock.started(time.monotonic())
+        await self.poll(obs)
         self.journal.record(Kind.RECORDING_STARTED, file=self.file)
         self.note(f"recording to {self.file}")
 
     def on_event(self, event: RecordStateChanged, *, stopping: bool) -> None:
         """Follow a recording started or stopped by hand in OBS."""
         if event.started and event.path and event.path != self.file:
+            self.clock.stop_learning()  # started by hand: whether it shares the stream's encoder is unknown
             self.file = event.path
             self.paused_for = None
             self.journal.record(Kind.RECORDING_STARTED, file=self.file, data={"by": "obs"})
@@ -109,6 +143,7 @@ class Recording:
         status = await self._call(obs, "PauseRecord")
         if status is None:
             return
+        self.clock.stop_learning()  # the file's start no longer dates its frames
         if not status.paused:
             self.refused_for = talk
             self.journal.record(Kind.NOTE, talk=talk, file=self.file, offset=status.duration, data=REFUSED)
@@ -144,7 +179,7 @@ class Recording:
             except ObsRequestFailed as err:
                 if err.code != already:
                     raise
-            self.status = await obs.record_status()
+            await self.poll(obs)
         except ObsRequestFailed as err:
             self.note(f"{request} failed: {err.comment or err}", level=ERROR)
             return None
@@ -158,7 +193,8 @@ class Recording:
         """StopRecord at shutdown; journaled with the final offset."""
         if self.file is None:
             return
-        status = await obs.record_status()
+        status = await self.poll(obs)
+        self.clock.stop_learning()
         path = await obs.stop_record()
         self.journal.record(Kind.RECORDING_STOPPED, file=path or self.file, offset=status.duration)
         self.note(f"recording stopped: {path}")

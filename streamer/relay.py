@@ -41,6 +41,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +54,7 @@ from talkcast.journal import JournalWriter, Kind
 from talkcast.media import ffmpeg_args, tool
 from talkcast.process import aterminate
 from talkcast.secrets import Secret, redact
+from talkcast.streamer.analyser import ProgrammeAnalyser
 from talkcast.streamer.ingest import Ingest, StreamStat
 from talkcast.streamer.relay_args import (
     INGEST_SAMPLE_S,
@@ -65,6 +68,7 @@ from talkcast.streamer.relay_args import (
 )
 from talkcast.streamer.supervisor import (
     INPUT_POLL,
+    RATE_WINDOW,
     STOP_GRACE,
     Health,
     Outcome,
@@ -107,6 +111,12 @@ class Relay:
         self.supervisors: list[Supervisor] = []
         self.safety_files: list[Path] = []
         self.ingest_warnings: list[str] = []  # OBS's settings against YouTube's recommendations
+        self.ingest_keyframe_interval: float | None = None  # seconds, measured when the programme arrives
+        self._ingest_samples: deque[tuple[float, int]] = deque()  # (monotonic, bytes_in) of the stat page
+        # One low-cost reader of the programme for its sound and picture (streamer.analyser).
+        self.analyser = (
+            ProgrammeAnalyser(lambda: self._ingest.source, self._programme, cfg.monitor) if cfg.monitor.signal else None
+        )
 
     # -- what OBS and the UI need -----------------------------------------------------------
 
@@ -142,6 +152,25 @@ class Relay:
             rows.insert(0, {**warning, "last_error": "; ".join(self.ingest_warnings)})
         return rows
 
+    @property
+    def programme_live(self) -> bool:
+        """Whether OBS publishes the programme to the ingest (the stat page's last answer)."""
+        return self._programme.live
+
+    @property
+    def ingest_bytes(self) -> int:
+        """Bytes OBS has published to the ingest in its current session (nginx's ``bytes_in``)."""
+        return self._stat.bytes_in if self._stat is not None else 0
+
+    @property
+    def ingest_bitrate(self) -> float:
+        """OBS's stream into the ingest in bits per second, over the last few seconds."""
+        samples = self._ingest_samples
+        if self._stat is None or len(samples) < 2 or samples[-1][0] <= samples[0][0]:
+            return 0.0
+        (t0, b0), (t1, b1) = samples[0], samples[-1]
+        return max(0.0, (b1 - b0) * 8 / (t1 - t0))
+
     def supervisor(self, name: str) -> Supervisor:
         """The supervisor of the target (or ``"safety"``) called ``name``."""
         for s in self.supervisors:
@@ -155,7 +184,8 @@ class Relay:
         for i, dest in enumerate(self.cfg.destinations):
             if dest.enabled and dest.kind == "youtube" and dest.key is None:
                 where = f"destinations[{i}] ('{dest.name}')"
-                raise ConfigError(self.cfg.file, where, f"no stream key: set {dest.key_env} or [keys] in secrets.toml")
+                how = f"set {dest.key_env} or [keys] in secrets.toml, or run `talkcast broadcast create`"
+                raise ConfigError(self.cfg.file, where, f"no stream key: {how}")
         await self._ingest.start()
         try:
             self._stop.clear()
@@ -170,6 +200,8 @@ class Relay:
         tg.create_task(self._watch_ingest(), name="relay ingest")
         for sup in self.supervisors:
             tg.create_task(sup.run(self._stop), name=f"relay {sup.health.name}")
+        if self.analyser is not None:
+            tg.create_task(self.analyser.run(self._stop), name="relay programme analyser")
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
@@ -238,6 +270,14 @@ class Relay:
     async def _fetch_stat(self) -> bool:
         stat = await self._ingest.stat()
         self._stat = stat
+        now = time.monotonic()
+        samples = self._ingest_samples
+        if stat is None or (samples and stat.bytes_in < samples[-1][1]):
+            samples.clear()  # a new publishing session counts from 0 again
+        if stat is not None:
+            samples.append((now, stat.bytes_in))
+            while len(samples) > 2 and now - samples[0][0] > RATE_WINDOW:
+                samples.popleft()
         return stat is not None
 
     async def _check_ingest(self) -> None:
@@ -265,6 +305,7 @@ class Relay:
         stat = self._stat
         if stat is None or kbps <= 0:
             return
+        self.ingest_keyframe_interval = interval
         warnings = check_ingest(stat.width, stat.height, stat.fps, interval, kbps)
         if warnings != self.ingest_warnings:
             for text in warnings:

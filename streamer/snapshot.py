@@ -123,6 +123,7 @@ class Snapshot:
     log: tuple[str, ...]
     talks: tuple[TalkRow, ...]
     captions: CaptionsView | None = None  # None: [captions] live is off
+    undo: str | None = None  # the markers the undo action would take back now
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready values, in the shape the API has always served."""
@@ -159,6 +160,8 @@ class Snapshot:
                 "no_record_reason": nxt.no_record_reason,
             },
             "suggestion": self.suggestion,
+            "undo_available": self.undo is not None,
+            "undo": self.undo,
             "obs": {"state": self.obs.state, "message": self.obs.message, "reconnects": self.obs.reconnects},
             "recording": {
                 "wanted": self.recording.wanted,

@@ -22,6 +22,10 @@ capped backoff, shown red so a volunteer checks the key or the platform). The st
 control room can say "YouTube backup has been retrying for 40 s". Every state
 change is journaled (``Kind.DESTINATION``; the safety copy as
 ``Kind.SAFETY_RECORDING``) and logged once with what happens next.
+
+For ``/metrics`` (``streamer.metrics``) each ``Health`` also counts the bytes written
+over every run, the restarts by cause (``exit``, ``stall``, ``start``, ``programme``: OBS
+stopped publishing) and the watchdog's stalls, and keeps when the last video frame went out.
 """
 
 from __future__ import annotations
@@ -91,6 +95,10 @@ class Health:
     restarts: int = 0
     last_error: str = ""
     pid: int | None = None
+    sent_bytes: int = 0  # written by every run so far (the metrics' counter)
+    last_data: float | None = None  # monotonic time of the last video frame written
+    stalls: int = 0  # runs the watchdog killed
+    restart_causes: dict[str, int] = field(default_factory=dict)  # exit | stall | start | programme -> times
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot, secrets redacted."""
@@ -143,6 +151,7 @@ class Outcome:
 
     error: str  # '' when it was asked to stop
     live_for: float  # seconds it spent live (0 if it never got there)
+    cause: str = "exit"  # exit | stall (killed by the watchdog) | start (could not be started)
 
 
 class Supervisor:
@@ -216,7 +225,7 @@ class Supervisor:
             try:
                 args = self.build()
             except Exception as err:
-                outcome = Outcome(f"cannot start: {err}", 0.0)
+                outcome = Outcome(f"cannot start: {err}", 0.0, "start")
             else:
                 outcome = await self.run_once(args, stop)
             if self.on_exit is not None:
@@ -229,17 +238,24 @@ class Supervisor:
             if self.programme is not None and not await self.programme.refresh():
                 # OBS stopped publishing: nothing to push, and not this target's fault.
                 failures = 0
-                h.restarts += 1
+                self._restarted("programme")
                 self.set_state(State.CONNECTING, detail="waiting for the programme", error=outcome.error)
                 continue
             failures = 1 if outcome.live_for >= self.settings.healthy_after else failures + 1
-            h.restarts += 1
+            self._restarted(outcome.cause)
             delay = self.backoff.delay(failures)
             state = State.FAILED if failures >= FAILED_AFTER else State.RETRYING
             self.set_state(state, detail=f"restarting in {delay:.1f} s", error=outcome.error)
             self._log_failure(outcome.error, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
+
+    def _restarted(self, cause: str) -> None:
+        h = self.health
+        h.restarts += 1
+        h.restart_causes[cause] = h.restart_causes.get(cause, 0) + 1
+        if cause == "stall":
+            h.stalls += 1
 
     def _log_failure(self, error: str, delay: float) -> None:
         # Log each distinct failure once; a destination that stays down is not a log flood.
@@ -285,7 +301,7 @@ class Supervisor:
                 start_new_session=True,  # its own group: aterminate() reaches everything it spawns
             )
         except OSError as err:
-            return Outcome(f"cannot start {Path(args[0]).name}: {err.strerror or err}", 0.0)
+            return Outcome(f"cannot start {Path(args[0]).name}: {err.strerror or err}", 0.0, "start")
         h.pid = proc.pid
         watch = _Watch(self, proc)
         try:
@@ -299,9 +315,10 @@ class Supervisor:
             await aterminate(proc, 0)
             h.pid = None
         live_for = time.monotonic() - watch.live_at if watch.live_at is not None else 0.0
+        cause = "stall" if reason else "exit"
         if not reason and not stop.is_set():
             reason = watch.exit_reason()
-        return Outcome(reason, live_for)
+        return Outcome(reason, live_for, cause)
 
 
 class _Watch:
@@ -316,6 +333,7 @@ class _Watch:
         self.stderr: deque[str] = deque(maxlen=12)
         self.samples: deque[tuple[float, int, int]] = deque()
         self._frames = 0
+        self._size = 0
 
     async def read_progress(self) -> None:
         """Parse ``-progress`` blocks: note growth, go live, update the rates."""
@@ -330,8 +348,10 @@ class _Watch:
             # Progress means video frames: an output carrying only audio (a probe that
             # missed the video, a programme whose video froze) is not "live" for viewers.
             grew = block.frame > self._frames
+            h.sent_bytes += max(0, block.total_size - self._size)
+            self._size = max(self._size, block.total_size)
             if grew:
-                self.last_growth = now
+                self.last_growth = h.last_data = now
                 if self.live_at is None:
                     self.live_at = now
                     self.sup.set_state(State.LIVE)

@@ -47,8 +47,14 @@ KEYS = {
     "t": "talk",
     "i": "intro",
     "o": "outro",
+    "u": "undo",
 }
-HELP = "s start  e end  b break  n/p next/prev  m auto/manual  a Q&A  t talk  i intro  o outro  l login  q quit"
+HELP = (
+    "s start  e end  b break  n/p next/prev  m auto/manual  a Q&A  t/i/o talk/intro/outro"
+    "  u undo  x end stream  l login  q quit"
+)
+QUIT_PROMPT = "Quit talkcast live? OBS keeps running. y = quit, any other key = stay"
+END_PROMPT = "End the YouTube broadcast for everyone? It cannot be restarted. y = end it, any other key = keep it"
 
 
 def _clock(at: datetime | None) -> str:
@@ -228,20 +234,25 @@ async def run_ui(controller: Controller, *, login: Callable[[], str] | None = No
 
 
 async def _handle_key(controller: Controller, key: str, prompt: str) -> str:
-    """Do what ``key`` means; returns the prompt to show next (quit confirmation)."""
+    """Do what ``key`` means; returns the prompt to show next (quitting and ending the stream ask first)."""
     if prompt:
-        if key == "y":
+        if key == "y" and prompt == END_PROMPT:
+            await _act(controller, "end-stream")
+        elif key == "y":
             controller.note("quitting (volunteer)")
             controller.request_stop()
         return ""
-    if key == "q":
-        return "Quit talkcast live? OBS keeps running. y = quit, any other key = stay"
+    if key in ("q", "x"):
+        return QUIT_PROMPT if key == "q" else END_PROMPT
     action = KEYS.get(key)
-    if action is None:
-        return ""
+    if action is not None:
+        await _act(controller, action)
+    return ""
+
+
+async def _act(controller: Controller, action: str) -> None:
     try:
         await controller.act(action)
     except ActionError as err:
         controller.message = str(err)
         controller.note(f"{action}: {err}", level=logging.WARNING)
-    return ""

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from talkcast.errors import ConfigError
-from talkcast.secrets import Secret, read_secrets_file, register_secret
+from talkcast.secrets import LIVE_SECRETS_FILE, Secret, read_secrets_file, read_stream_secrets, register_secret
 from talkcast.tomlmap import Loader, did_you_mean, read_toml
 
 # Whisper model names faster-whisper knows how to fetch from the hub, plus the bundled one.
@@ -158,7 +158,40 @@ class LiveConfig:
     http_host: str = "127.0.0.1"
     http_port: int = 8787
     token_env: str = "TALKCAST_LIVE_TOKEN"  # noqa: S105 - a variable name
+    rooms_file: Path | None = None  # register this room in talkcast rooms' file on start
     token: Secret | None = None
+    token_from_env: bool = False  # whether token came from token_env (registration names the variable)
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """The [monitor] table: /metrics, the programme's sound and picture, YouTube's own view.
+
+    A threshold of 0 turns its check off. Levels are LUFS (EBU R128 loudness) or dBFS.
+    """
+
+    metrics: bool = True  # serve Prometheus metrics at /metrics on the live API
+    metrics_token: bool = False  # true: /metrics needs the action token, like the actions
+    signal: bool = True  # analyse the programme as it goes out (needs the relay: [[destinations]])
+    silence_after: float = 20.0  # seconds of silence during a talk before the warning
+    silence_below: float = -50.0  # momentary LUFS below which the programme counts as silent
+    freeze_after: float = 10.0  # seconds of an unchanged picture during a talk before the warning
+    # How different two keyframes must be (mean absolute difference, 0..1) to count as a change.
+    # ffmpeg's default is 0.001, but the encoder keeps refining a picture that just stopped, so
+    # the first keyframes of a real freeze differ by about that much: 0.003 catches them.
+    freeze_noise: float = 0.003
+    # After the stream's lossy AAC a hard-clipped mic decodes a few tenths of a dB below full
+    # scale, so "clipped" is "at or above -1 dBFS" (EBU R128's true-peak ceiling), and the
+    # warning needs many such samples (a clipping mic gives thousands a second), not one peak.
+    clip_level: float = -1.0  # dBFS: a sample at least this loud counts as clipped
+    clip_samples: int = 100  # clipped samples within 5 s that raise the warning
+    quiet_below: float = -36.0  # short-term LUFS during a talk: quieter than this is too quiet...
+    loud_above: float = -9.0  # ...and louder than this too loud for speech
+    loudness_after: float = 10.0  # seconds outside that range before the warning
+    youtube: bool = True  # ask YouTube how it receives the stream (needs publish.youtube.token_file)
+    youtube_stream_id: str = ""  # default: the liveStream whose key a youtube destination uses
+    youtube_quota: int = 1000  # quota units a day the polling may spend (of 10,000)
+    youtube_min_interval: float = 15.0  # seconds; never poll more often than this
 
 
 @dataclass(frozen=True)
@@ -230,6 +263,13 @@ class YouTubeCosts:
     playlist_items_list: int = 1
     playlist_items_insert: int = 50
     playlist_items_delete: int = 50
+    live_broadcasts_list: int = 1
+    live_broadcasts_insert: int = 50
+    live_broadcasts_update: int = 50
+    live_broadcasts_bind: int = 50
+    live_broadcasts_transition: int = 50
+    live_streams_list: int = 1
+    live_streams_insert: int = 50
 
 
 @dataclass(frozen=True)
@@ -259,11 +299,45 @@ class YouTubeConfig:
 
 
 @dataclass(frozen=True)
+class BroadcastConfig:
+    """The [broadcast] table: the YouTube live broadcast talkcast creates, drives and chapters.
+
+    It uses ``[publish.youtube]``'s token and API settings, and feeds the ``kind =
+    "youtube"`` destination named ``destination`` (the first one when empty).
+    """
+
+    enabled: bool = False
+    destination: str = ""
+    title: str = ""  # "" : the event's name, and the room when one is selected
+    description: str = "{event}\n{url}\n\n{programme}"  # {event} {room} {url} {date} {programme}
+    privacy: Literal["private", "unlisted", "public"] = "unlisted"
+    auto_start: bool = False  # true: YouTube goes live by itself when the stream arrives
+    auto_stop: bool = False  # true: YouTube ends the broadcast by itself when the stream stops
+    thumbnail: Path | None = None
+    resolution: Literal["240p", "360p", "480p", "720p", "1080p", "1440p", "2160p", "variable"] = "720p"
+    frame_rate: Literal["30fps", "60fps", "variable"] = "30fps"
+    end_after: float = 60.0  # seconds of outro on air before the broadcast is completed
+    check_interval: float = 10.0  # seconds between status checks while a transition waits
+    retry_max: float = 300.0  # the longest wait between attempts of a failed transition
+
+
+@dataclass(frozen=True)
 class PublishConfig:
     """The [publish] table."""
 
     enabled: bool = False
+    require_review: bool = False  # publish (and archive) only talks approved with `talkcast review`
     youtube: YouTubeConfig = field(default_factory=YouTubeConfig)
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """The [review] table: where ``talkcast review`` serves its page."""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8788
+    window: float = 60.0  # seconds either side of a planned boundary searched for suggestions
+    schedule_window: float = 300.0  # the same for times from the schedule, which are off by minutes
 
 
 @dataclass(frozen=True)
@@ -280,10 +354,13 @@ class Config:
     destinations: tuple[DestinationConfig, ...] = ()
     relay: RelayConfig = field(default_factory=RelayConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
     captions: CaptionsConfig = field(default_factory=CaptionsConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
+    broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -348,10 +425,13 @@ def _check(loader: Loader, cfg: Config) -> None:
     if cfg.event.secrets_file is not None and not cfg.event.secrets_file.is_file():
         loader.fail("event.secrets_file", f"file '{cfg.event.secrets_file}' does not exist")
     _check_destinations(loader, cfg)
+    _check_broadcast(loader, cfg)
+    _check_monitor(loader, cfg.monitor)
     for key, port, lowest in (
         ("obs.port", cfg.obs.port, 1),
         ("relay.ingest_port", cfg.relay.ingest_port, 1),
         ("live.http_port", cfg.live.http_port, 0),  # 0: any free port (the API prints where)
+        ("review.http_port", cfg.review.http_port, 0),
     ):
         if not lowest <= port <= 65535:
             loader.fail(key, f"port {port} is out of range ({lowest}..65535)")
@@ -384,6 +464,41 @@ def _check_destinations(loader: Loader, cfg: Config) -> None:
         names.add(dest.name)
         if dest.kind == "rtmp" and not dest.url.startswith(("rtmp://", "rtmps://")):
             loader.fail(f"destinations[{i}].url", "expected an rtmp:// or rtmps:// URL")
+
+
+def _check_broadcast(loader: Loader, cfg: Config) -> None:
+    settings = cfg.broadcast
+    if settings.enabled and broadcast_destination(cfg) is None:
+        wanted = f"'{settings.destination}'" if settings.destination else "one"
+        loader.fail("broadcast.destination", f'needs {wanted} of the [[destinations]] with kind = "youtube"')
+    if settings.thumbnail is not None and not settings.thumbnail.is_file():
+        loader.fail("broadcast.thumbnail", f"file '{settings.thumbnail}' does not exist")
+    if settings.end_after < 0:
+        loader.fail("broadcast.end_after", "must not be negative")
+    if settings.check_interval <= 0:
+        loader.fail("broadcast.check_interval", "must be more than 0 seconds")
+    if settings.retry_max < settings.check_interval:
+        loader.fail("broadcast.retry_max", "must be at least broadcast.check_interval")
+
+
+def broadcast_destination(cfg: Config) -> DestinationConfig | None:
+    """The ``kind = "youtube"`` destination the [broadcast] feeds, or None."""
+    name = cfg.broadcast.destination
+    return next((d for d in cfg.destinations if d.kind == "youtube" and name in ("", d.name)), None)
+
+
+def _check_monitor(loader: Loader, mon: MonitorConfig) -> None:
+    for name in ("silence_after", "freeze_after", "loudness_after", "clip_samples", "youtube_min_interval"):
+        if getattr(mon, name) < 0:
+            loader.fail(f"monitor.{name}", "must not be negative (0 turns the check off)")
+    if not 0 < mon.freeze_noise < 1:
+        loader.fail("monitor.freeze_noise", f"must be between 0 and 1, got {mon.freeze_noise:g}")
+    if mon.clip_level > 0:
+        loader.fail("monitor.clip_level", f"a level in dBFS is 0 or below, got {mon.clip_level:g}")
+    if not mon.silence_below < mon.quiet_below < mon.loud_above:
+        loader.fail("monitor.quiet_below", "expected silence_below < quiet_below < loud_above")
+    if mon.youtube_quota < 1:
+        loader.fail("monitor.youtube_quota", "must be at least 1 unit")
 
 
 def ensure_output_dir(cfg: Config) -> Path:
@@ -429,11 +544,19 @@ def _resolve_secrets(loader: Loader, cfg: Config, environ: Mapping[str, str]) ->
         return register_secret(Secret(value))
 
     obs = dataclasses.replace(cfg.obs, password=lookup(cfg.obs.password_env, "obs_password"))
-    live = dataclasses.replace(cfg.live, token=lookup(cfg.live.token_env, "live_token"))
+    token_from_env = bool(cfg.live.token_env and environ.get(cfg.live.token_env))
+    live = dataclasses.replace(cfg.live, token=lookup(cfg.live.token_env, "live_token"), token_from_env=token_from_env)
+    stored = read_stream_secrets(cfg.output_dir / LIVE_SECRETS_FILE, [d.name for d in cfg.destinations])
     dests = []
     for d in cfg.destinations:
         env = d.key_env or "TALKCAST_KEY_" + "".join(c if c.isalnum() else "_" for c in d.name).upper()
-        dests.append(dataclasses.replace(d, key_env=env, key=lookup(env, f"keys.{d.name}")))
+        d = dataclasses.replace(d, key_env=env, key=lookup(env, f"keys.{d.name}"))
+        fetched = stored.get(d.name)
+        if d.kind == "youtube" and d.key is None and fetched is not None:
+            # `talkcast broadcast create` fetched this stream; a key given by hand wins over it.
+            url, backup = d.url or fetched.ingestion_address, d.backup_url or fetched.backup_address
+            d = dataclasses.replace(d, key=fetched.stream_name, url=url, backup_url=backup)
+        dests.append(d)
     return dataclasses.replace(cfg, obs=obs, live=live, destinations=tuple(dests))
 
 

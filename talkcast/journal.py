@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,10 +34,12 @@ class Kind(enum.StrEnum):
     RECORDING_RESUMED = "recording_resumed"
     TALK_START = "talk_start"
     TALK_END = "talk_end"
+    MARKER_UNDONE = "marker_undone"  # the volunteer took a marker back (undo within seconds)
     SCENE_CHANGE = "scene_change"
     HEALTH = "health"
     DESTINATION = "destination"  # a relay destination changed state
     SAFETY_RECORDING = "safety_recording"  # the relay's own copy of the programme
+    BROADCAST = "broadcast"  # the YouTube live broadcast: its status and every transition tried
     NOTE = "note"
 
 
@@ -104,6 +106,7 @@ class JournalWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.write_errors = 0  # writes that failed (a full disk): shown as a metric
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         try:
@@ -131,6 +134,7 @@ class JournalWriter:
                 self._fh.flush()
                 os.fsync(self._fh.fileno())
             except OSError as err:
+                self.write_errors += 1
                 raise JournalError(f"{self.path}: cannot write the journal: {err}") from err
 
     def record(self, kind: Kind, **fields: Any) -> Entry:
@@ -149,6 +153,23 @@ class JournalWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def apply_corrections(entries: Sequence[Entry]) -> list[Entry]:
+    """The entries without the markers a later ``marker_undone`` took back.
+
+    The journal is never edited in place: an undo appends ``marker_undone`` with the
+    ``talk``, ``data.undoes`` (the marker's kind) and ``data.marked_at`` (its ``at``), and
+    readers that act on markers drop the marker it names.
+    """
+    undone = {
+        (e.talk, str(e.data.get("undoes")), str(e.data.get("marked_at")))
+        for e in entries
+        if e.kind is Kind.MARKER_UNDONE
+    }
+    if not undone:
+        return list(entries)
+    return [e for e in entries if (e.talk, e.kind.value, e.at.isoformat()) not in undone]
 
 
 def read_journal(path: Path) -> list[Entry]:

@@ -1,8 +1,10 @@
-"""The one way talkcast stops a child process: terminate, wait, kill.
+"""The one way talkcast stops a child process (terminate, wait, kill), and hears it is asked to stop.
 
 Children that talkcast starts in their own process group (``start_new_session=True``,
 as the relay and the ingest do) are signalled as a group, so an ffmpeg's own helpers go
 with it. Both functions are safe to call on a process that has already exited.
+``on_stop_signals`` is how a long-running command (``live``, ``rooms``) hears Ctrl-C and
+SIGTERM in its event loop.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import contextlib
 import os
 import signal
 import subprocess
+from collections.abc import Callable, Iterator
 
-__all__ = ["aterminate", "terminate"]
+__all__ = ["aterminate", "on_stop_signals", "terminate"]
 
 
 def _signal(pid: int, sig: signal.Signals, group: bool) -> None:
@@ -49,3 +52,19 @@ async def aterminate(proc: asyncio.subprocess.Process, grace: float = 5.0, *, gr
         if proc.returncode is None or group:
             _signal(proc.pid, signal.SIGKILL, group)
         await asyncio.shield(proc.wait())
+
+
+@contextlib.contextmanager
+def on_stop_signals(handler: Callable[[str], None]) -> Iterator[None]:
+    """Call ``handler("SIGINT")``/``handler("SIGTERM")`` from the running event loop while the block runs."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, handler, sig.name)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

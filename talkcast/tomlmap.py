@@ -26,7 +26,7 @@ T = TypeVar("T")
 # Field names that are Python keywords are spelled with a trailing underscore.
 TOML_NAME = {"break_": "break"}
 # Fields that are filled by talkcast, never written in event.toml.
-DERIVED = {"password", "key", "token"}
+DERIVED = {"password", "key", "token", "token_from_env"}
 
 
 def read_toml(file: Path) -> dict[str, Any]:

@@ -18,7 +18,9 @@ import pytest_asyncio
 from talkcast.config import ObsConfig
 from talkcast.secrets import Secret, register_secret
 from tests.fakes.obs_server import FakeObs
+from tests.support.event import generate_once
 from tests.support.obs import ObsInstance
+from tests.support.prometheus import PrometheusServer
 from tests.support.rtmp import RtmpServer
 
 
@@ -37,6 +39,12 @@ def fake_obs_config(obs: FakeObs, **overrides: object) -> ObsConfig:
     password = register_secret(Secret(obs.password)) if obs.password is not None else None
     cfg = ObsConfig(host="127.0.0.1", port=obs.port, password=password, request_timeout=1.0, health_interval=0.1)
     return dataclasses.replace(cfg, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def demo_event(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo evening, generated once per test session; copy it before changing it (``copy_event``)."""
+    return generate_once(tmp_path_factory.mktemp("demo-original"))
 
 
 @pytest.fixture
@@ -82,6 +90,24 @@ def rtmp_factory(tmp_path: Path) -> Iterator[Callable[..., RtmpServer]]:
         if start:
             server.start()
         return server
+
+    try:
+        yield make
+    finally:
+        for server in made:
+            server.stop()
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., PrometheusServer]]:
+    """A factory of started Prometheus servers (``PrometheusServer``'s keywords); all stopped after the test."""
+    made: list[PrometheusServer] = []
+    counter = itertools.count()
+
+    def make(**kwargs: Any) -> PrometheusServer:
+        server = PrometheusServer(tmp_path / f"prometheus{next(counter)}", **kwargs)
+        made.append(server)
+        return server.start()
 
     try:
         yield make

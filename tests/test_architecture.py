@@ -93,10 +93,13 @@ def test_the_wheel_holds_only_talkcast_and_installs_beside_another_publish(tmp_p
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"talkcast"}
-    # The control room works without internet: its templates, CSS and script are package data.
-    assets = [p for p in (ROOT / "streamer" / "room" / "assets").iterdir() if p.suffix in (".html", ".css", ".js")]
-    shipped = {f"talkcast/streamer/room/assets/{p.name}" for p in assets}
-    assert len(shipped) >= 7 and shipped <= set(names), sorted(shipped - set(names))
+    # The control room, the rooms overview and the review page work without internet:
+    # their templates, CSS and scripts are package data.
+    shipped = set()
+    for folder in ("streamer/room/assets", "streamer/overview/assets", "app/review/assets"):
+        assets = [p for p in (ROOT / folder).iterdir() if p.suffix in (".html", ".css", ".js")]
+        shipped |= {f"talkcast/{folder}/{p.name}" for p in assets}
+    assert len(shipped) >= 20 and shipped <= set(names), sorted(shipped - set(names))
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -109,7 +112,13 @@ def test_the_wheel_holds_only_talkcast_and_installs_beside_another_publish(tmp_p
     deps = next(p for p in sys.path if p.endswith("site-packages"))
     (site / "deps.pth").write_text(deps + "\n")
     imports = "; ".join(f"import talkcast.{s}" for s in (*STAGES, "app"))
-    page = "import talkcast.streamer.room.web as w; assert 'data-action' in w._asset('room.html').decode()"
+    page = (
+        "import talkcast.streamer.room.web as w; assert 'data-action' in w._asset('room.html').decode(); "
+        "import talkcast.streamer.overview.web as o, importlib.resources as res; "
+        "assert 'EventSource' in (res.files('talkcast.streamer.overview.assets') / 'rooms.js').read_text(); "
+        "import talkcast.app.review.web as r; assert 'data-step' in r._asset('talk.html').decode(); "
+        "assert '--accent' in r._asset('room.css').decode()"
+    )
     check = f"{imports}; {page}; import publish, talkcast; print(publish.WHO); print(talkcast.__file__)"
     out = subprocess.run([py, "-c", check], cwd=tmp_path, env=clean, capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[0] == "an unrelated project called publish"

@@ -147,3 +147,19 @@ def test_live_captions_are_off_unless_asked_and_their_budget_is_checked(tmp_path
         error_of(write(tmp_path, text))
         == "event.toml: captions.model: unknown model 'tiny.eng' (did you mean 'tiny.en'?)"
     )
+
+
+def test_live_rooms_file_is_a_path_and_the_tokens_origin_is_remembered(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + '[live]\nrooms_file = "../shared/rooms.toml"\ntoken_env = "TALKCAST_TOKEN_MAIN"\n')
+    cfg = load_config(path, environ={"TALKCAST_TOKEN_MAIN": "main-hall-token"})
+    assert cfg.live.rooms_file == (tmp_path.parent / "shared" / "rooms.toml").resolve()
+    assert cfg.live.token is not None and cfg.live.token.reveal() == "main-hall-token" and cfg.live.token_from_env
+    write(tmp_path, 'live_token = "token-from-secrets-toml"\n', name="secrets.toml").chmod(0o600)
+    cfg = load_config(path, environ={})
+    assert cfg.live.token is not None and not cfg.live.token_from_env
+    assert load_config(write(tmp_path, MINIMAL), environ={}).live.rooms_file is None
+
+
+def test_the_tokens_origin_is_not_a_setting(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[live]\ntoken_from_env = true\n")
+    assert error_of(path).startswith("event.toml: live.token_from_env: unknown key")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from talkcast.journal import Entry, JournalWriter, Kind, read_journal
+from talkcast.journal import Entry, JournalWriter, Kind, apply_corrections, read_journal
 from talkcast.secrets import Secret, register_secret
 
 T0 = datetime(2026, 8, 27, 17, 0, 3, tzinfo=UTC)
@@ -63,3 +63,14 @@ def test_secrets_never_reach_the_journal(tmp_path: Path) -> None:
     text = path.read_text()
     assert "abcd-efgh-ijkl-mnop" not in text
     assert json.loads(text)["data"]["url"] == "rtmp://a.rtmp.youtube.com/live2/****"
+
+
+def test_an_undo_is_appended_and_readers_drop_the_marker_it_names(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    with JournalWriter(path) as journal:
+        start = journal.record(Kind.TALK_START, talk="kafka", file="/rec/a.mkv", offset=62.5)
+        end = journal.record(Kind.TALK_END, talk="kafka", file="/rec/a.mkv", offset=70.0)
+        journal.record(Kind.MARKER_UNDONE, talk="kafka", data={"undoes": "talk_end", "marked_at": end.at.isoformat()})
+    entries = read_journal(path)
+    assert [e.kind for e in entries] == [Kind.TALK_START, Kind.TALK_END, Kind.MARKER_UNDONE]  # never edited
+    assert apply_corrections(entries) == [start, entries[2]]

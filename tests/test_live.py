@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import socket
 import statistics
@@ -16,53 +15,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from talkcast.config import LiveConfig, minimal_config
-from talkcast.journal import Kind, now, read_journal
+from talkcast.journal import Kind, now
 from talkcast.schedule import Schedule, Talk
 from talkcast.streamer.controller import ActionError
-from talkcast.streamer.live import Session, live
 from talkcast.streamer.obs import ObsClient
+from tests.support.live import SCENES, entries, make_config, running, schedule
 from tests.support.net import until
-from tests.support.obs import ObsInstance, obs_config
+from tests.support.obs import obs_config
 
 pytestmark = pytest.mark.obs
-SCENES = ("Intro", "Talk", "Break", "Outro")
-
-
-def make_config(tmp_path: Path, obs: ObsInstance, **live_options):
-    cfg = minimal_config(tmp_path / "out")
-    options = {"http_port": 0, "intro_lead": 0.5, **live_options}
-    return dataclasses.replace(cfg, obs=obs_config(obs), live=LiveConfig(**options))
-
-
-def schedule(first_in: float, durations: list[float], gap: float) -> Schedule:
-    start = now() + timedelta(seconds=first_in)
-    talks = []
-    for i, d in enumerate(durations):
-        talks.append(Talk(id=f"talk-{i}", title=f"Talk {i}", start=start, duration=timedelta(seconds=d)))
-        start += timedelta(seconds=d + gap)
-    return Schedule(tuple(talks))
-
-
-@contextlib.asynccontextmanager
-async def running(cfg, sched, **kwargs):
-    """Run ``live()`` in the background; yields the Session; stops it cleanly on exit."""
-    ready: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(live(cfg, sched, ui=False, handle_signals=False, on_ready=ready.set_result, **kwargs))
-    try:
-        session = await asyncio.wait_for(asyncio.shield(ready), 10)
-        yield session
-        session.controller.request_stop()
-        assert await asyncio.wait_for(task, 20) == 0
-    finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-
-
-def entries(cfg, kind: Kind | None = None):
-    return [e for e in read_journal(cfg.output_dir / "journal.jsonl") if kind is None or e.kind is kind]
 
 
 def ffprobe_duration(path: str) -> float:

@@ -145,5 +145,5 @@ def test_errors_stay_one_line_with_destinations_configured(obs_factory, tmp_path
     assert code == 2
     assert err.strip().splitlines()[-1] == (
         "talkcast: error: event.toml: destinations[1] ('youtube'): no stream key: "
-        "set TALKCAST_KEY_YOUTUBE or [keys] in secrets.toml"
+        "set TALKCAST_KEY_YOUTUBE or [keys] in secrets.toml, or run `talkcast broadcast create`"
     )

@@ -12,16 +12,17 @@ import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
 from talkcast.config import Config, LiveConfig, ScenesConfig, minimal_config
 from talkcast.errors import ObsAuthError
-from talkcast.journal import JournalWriter, Kind, now, read_journal
+from talkcast.journal import JournalWriter, Kind, apply_corrections, now, read_journal
 from talkcast.schedule import Schedule, Talk
 from talkcast.secrets import Secret
-from talkcast.streamer.controller import Controller
+from talkcast.streamer.controller import ActionError, Controller
 from talkcast.streamer.ui import render_status
 from tests.conftest import fake_obs_config
 from tests.fakes.obs_server import FakeObs
@@ -44,9 +45,9 @@ def talk(id_: str, start_in: float, duration: float, **extra: object) -> Talk:
 
 
 @contextlib.asynccontextmanager
-async def running(cfg: Config, talks: list[Talk]) -> AsyncIterator[Controller]:
+async def running(cfg: Config, talks: list[Talk], **options: Any) -> AsyncIterator[Controller]:
     with JournalWriter(cfg.output_dir / "journal.jsonl") as journal:
-        ctl = Controller(cfg, Schedule(tuple(talks)), journal)
+        ctl = Controller(cfg, Schedule(tuple(talks)), journal, **options)
         task = asyncio.create_task(ctl.run())
         try:
             yield ctl
@@ -174,3 +175,49 @@ async def test_an_obs_that_will_not_pause_is_a_loud_error_not_a_false_pause(fake
     [note] = kinds(cfg, Kind.NOTE)
     assert note.talk == "secret" and note.data["recording"] == "not paused"
     assert kinds(cfg, Kind.RECORDING_PAUSED, Kind.RECORDING_RESUMED) == []
+
+
+async def test_the_last_marker_can_be_undone_within_10_s_and_the_journal_keeps_both(fake_obs: FakeObs, tmp_path):
+    cfg = config(tmp_path, fake_obs, mode="manual")
+    later = [timedelta(0)]  # the controller's wall clock, moved on by the test
+    async with running(cfg, [talk("kafka", 0, 600), talk("rust", 700, 600)], now=lambda: now() + later[0]) as ctl:
+        await until("OBS", lambda: ctl.obs_state.state == "connected")
+        await ctl.act("start")
+        await ctl.act("end")  # pressed by mistake: the speaker is still talking
+        assert fake_obs.program == "Break" and ctl.snapshot().to_json()["undo_available"]
+
+        message = await ctl.act("undo")
+        assert message.startswith("undone: talk end of 'kafka'") and fake_obs.program == "Talk"
+        assert ctl.clock.current is not None and ctl.clock.current.id == "kafka"
+        assert not ctl.snapshot().to_json()["undo_available"]
+        with pytest.raises(ActionError, match="nothing to undo"):
+            await ctl.act("undo")  # only the last marker, once
+
+        await ctl.act("end")
+        later[0] = timedelta(seconds=11)
+        assert not ctl.snapshot().to_json()["undo_available"]
+        with pytest.raises(ActionError, match="within 10 s"):
+            await ctl.act("undo")
+        assert fake_obs.program == "Break"
+
+    journal = read_journal(cfg.output_dir / "journal.jsonl")
+    markers = [(e.kind, e.talk) for e in journal if e.kind in (Kind.TALK_START, Kind.TALK_END, Kind.MARKER_UNDONE)]
+    assert markers == [
+        (Kind.TALK_START, "kafka"),
+        (Kind.TALK_END, "kafka"),
+        (Kind.MARKER_UNDONE, "kafka"),
+        (Kind.TALK_END, "kafka"),
+    ]
+    kept = [(e.kind, e.talk) for e in apply_corrections(journal) if e.kind in (Kind.TALK_START, Kind.TALK_END)]
+    assert kept == [(Kind.TALK_START, "kafka"), (Kind.TALK_END, "kafka")]
+
+
+async def test_undoing_a_scheduled_start_goes_manual_so_auto_mode_does_not_redo_it(fake_obs: FakeObs, tmp_path):
+    cfg = config(tmp_path, fake_obs)
+    async with running(cfg, [talk("kafka", 0.3, 600)]) as ctl:
+        await until("the talk", lambda: bool(kinds(cfg, Kind.TALK_START)) and fake_obs.program == "Talk")
+        message = await ctl.act("undo")  # the speaker is not ready yet
+        assert message.endswith("mode: manual") and ctl.clock.mode.value == "manual"
+        await asyncio.sleep(0.3)
+        assert fake_obs.program != "Talk" and ctl.clock.current is None
+    assert [e.kind for e in kinds(cfg, Kind.TALK_START, Kind.MARKER_UNDONE)] == [Kind.TALK_START, Kind.MARKER_UNDONE]

@@ -12,6 +12,7 @@ from talkcast.streamer import obs_events as ev
 from talkcast.streamer import obs_protocol as proto
 from talkcast.streamer.actions import ActionError, Actions
 from talkcast.streamer.clock import Clock, Mode, Role, Timing
+from talkcast.streamer.fileclock import FileClock
 from talkcast.streamer.latency import REQUEST_LATENCY, SwitchLatency
 from talkcast.streamer.scenes import required_scenes, scene_for
 from talkcast.streamer.session import RECONNECT
@@ -52,6 +53,32 @@ def test_switch_latency_starts_from_the_transition_and_ignores_outliers():
     assert latency.estimate == pytest.approx(REQUEST_LATENCY)
 
 
+def test_file_clock_places_instants_by_the_files_own_clock_and_learns_the_encoder_delay():
+    clock = FileClock()
+    assert clock.delay == 0.0 and not clock.measured
+    clock.started(100.0)  # talkcast started the recording at monotonic 100 s
+    clock.observe(100.05, 0.0)  # nothing has left the encoder yet: says nothing
+    assert not clock.measured
+    for at, duration in [(101.0, 0.833), (102.0, 1.833), (103.0, 2.866), (104.0, 3.833)]:
+        clock.observe(at, duration)  # OBS's frame count trails the picture by about 0.17 s
+    assert clock.delay == pytest.approx(0.167, abs=0.001)
+    # While the start is a reference, an instant is where the file's clock puts it,
+    # whatever the frame count says (OBS may have skipped frames).
+    assert clock.offset(105.3, sampled_at=105.0, duration=4.5) == pytest.approx(5.3)
+    # After a pause the start dates nothing: the duration plus the learned delay does.
+    clock.stop_learning()
+    assert clock.offset(110.3, sampled_at=110.0, duration=8.0) == pytest.approx(8.0 + 0.167 + 0.3, abs=0.001)
+    clock.observe(111.0, 1.0)  # no longer learning
+    assert clock.delay == pytest.approx(0.167, abs=0.001)
+
+
+def test_file_clock_ignores_a_start_that_waited_for_the_streams_keyframe():
+    clock = FileClock()
+    clock.started(0.0)
+    clock.observe(6.0, 0.8)  # the file began at the stream encoder's next keyframe, seconds later
+    assert not clock.measured
+
+
 def test_typed_events():
     def event(kind: str, **data: object) -> proto.Event:
         return proto.Event(kind, data)
@@ -65,6 +92,7 @@ def test_typed_events():
         ev.StreamStateChanged("reconnecting")
     )
     assert ev.typed(event("ExitStarted")) == ev.ExitStarted()
+    assert ev.typed(event("CurrentSceneTransitionDurationChanged", transitionDuration=500)) == ev.TransitionChanged()
     assert ev.typed(event("InputMuteStateChanged")) is None
 
 

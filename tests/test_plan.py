@@ -72,6 +72,18 @@ def test_a_start_marked_again_by_the_volunteer_wins_but_a_resumed_one_does_not()
     assert p.cut.spans == (Span(A, 95.0, 600), Span(B, 0, 240))
 
 
+def test_a_marker_the_volunteer_undid_does_not_count():
+    early_end = Entry(Kind.TALK_END, at=T0 + timedelta(minutes=5), talk="k", file=str(A), offset=360.0)
+    undone = Entry(
+        Kind.MARKER_UNDONE, at=T0 + timedelta(minutes=5, seconds=4), talk="k", file=str(A), offset=360.0,
+        data={"undoes": "talk_end", "marked_at": early_end.at.isoformat()},
+    )  # fmt: skip
+    entries = [marker(Kind.TALK_START, "k", A, 60.0), early_end, undone, marker(Kind.TALK_END, "k", A, 1800.0)]
+    planned, _ = build_plan([talk("k", 1, 30)], entries, [rec(A, 0, 3600)])
+    (p,) = planned
+    assert p.cut.spans == (Span(A, 60.0, 1800.0),)
+
+
 def test_a_rehearsal_s_markers_are_replaced_by_the_real_talk_s():
     rehearsal, event = Path("/rec/rehearsal.mkv"), Path("/rec/event.mkv")
     entries = [

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from talkcast.process import aterminate, terminate
+from talkcast.process import aterminate, on_stop_signals, terminate
 
 # A child that ignores SIGTERM, as a wedged ffmpeg or nginx can.
 STUBBORN = (
@@ -56,3 +58,16 @@ async def test_aterminate_cancelled_during_the_grace_still_kills_and_reaps() -> 
     with pytest.raises(asyncio.CancelledError):
         await stopping
     assert proc.returncode == -9
+
+
+def test_on_stop_signals_hands_sigterm_to_the_loop_and_puts_the_old_handling_back():
+    heard: list[str] = []
+
+    async def main() -> None:
+        with on_stop_signals(heard.append):
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.sleep(0.05)  # the loop runs the handler
+        assert not asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)  # none left installed
+
+    asyncio.run(main())
+    assert heard == ["SIGTERM"]

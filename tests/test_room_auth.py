@@ -6,8 +6,8 @@ import hmac
 
 import pytest
 
-from talkcast.streamer.room import auth
-from talkcast.streamer.room.auth import LoginCodes, Sessions, cookie_name, csrf_ok, origin_ok
+from talkcast import webauth as auth
+from talkcast.webauth import LoginCodes, Sessions, cookie_name, csrf_ok, origin_ok
 
 
 def test_a_login_code_works_once():

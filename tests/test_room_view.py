@@ -233,6 +233,15 @@ def test_undo_shows_only_when_the_snapshot_offers_it():
     assert view_model(state(undo_available="yes"))["undo_available"] is False
 
 
+def test_ending_the_broadcast_is_offered_only_with_one_and_asks_first():
+    assert view_model(state())["broadcast"] is False
+    row = {"name": "YouTube broadcast", "kind": "broadcast", "state": "live"}
+    assert view_model(state(destinations=[row]))["broadcast"] is True
+    with pytest.raises(BadAction, match="end-stream needs"):
+        check_action("end-stream", b"")
+    check_action("end-stream", b'{"confirm": true}')
+
+
 def test_words():
     words = [span_words(s) for s in (0, 40.9, 60, 3599, 3600, 3900)]
     assert words == ["0 s", "40 s", "1 min", "59 min", "1 h", "1 h 5 min"]

@@ -10,8 +10,11 @@ It lives on the live API's port, beside ``/api/...``::
     GET  /room/preview.jpg       a small screenshot of the programme scene (at most 1 per second)
     GET  /room/static/{file}     the page's CSS and JavaScript, served from the package
 
-Modules: ``auth`` (one-time codes, sessions, CSRF and Origin checks: pure), ``view``
-(the view model from ``/api/state``'s JSON: pure), ``preview`` (the screenshot, through
-the controller's one OBS connection), ``terminal`` (the login link as a QR code),
-``web`` (the thin aiohttp handlers), ``assets`` (Jinja2 templates, CSS, JavaScript).
+Logins, sessions, CSRF and Origin checks are the kernel's ``talkcast.webauth``, shared
+with the review page. Modules: ``gate`` (those checks over HTTP: the login link, the
+session cookie, page rendering; shared with ``talkcast rooms``' overview,
+``streamer.overview``), ``view`` (the view model from ``/api/state``'s JSON: pure),
+``preview`` (the screenshot, through the controller's one OBS connection), ``terminal``
+(the login link as a QR code), ``web`` (the thin aiohttp handlers), ``assets`` (Jinja2
+templates, CSS, JavaScript).
 """

@@ -15,8 +15,7 @@ import qrcode
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from talkcast.streamer.api import is_loopback
-from talkcast.streamer.room.auth import CODE_TTL
+from talkcast.webauth import CODE_TTL, is_loopback
 
 _BLOCKS = {(True, True): "█", (True, False): "▀", (False, True): "▄", (False, False): " "}
 WILDCARDS = {"", "0.0.0.0", "::"}
@@ -59,20 +58,25 @@ def public_base(host: str, port: int) -> str:
     return f"http://{name}:{port}"
 
 
-def login_banner(url: str, *, host: str, fresh: str = "press l for a fresh one") -> RenderableType:
-    """What the terminal shows: the login link, its QR code, and where it works."""
+def login_banner(
+    url: str,
+    *,
+    host: str,
+    fresh: str = "press l for a fresh one",
+    page: str = "Control room",
+    lan: str = "live.http_host set to this machine's LAN address",
+) -> RenderableType:
+    """What the terminal shows: the login link to ``page``, its QR code, and where it works.
+
+    ``lan`` says what makes the page reachable from phones, for a server bound to loopback.
+    """
     minutes = round(CODE_TTL / 60)
     parts: list[RenderableType] = [
-        Text("Control room: open this link (or scan the code) on the phone or laptop to use", style="bold"),
+        Text(f"{page}: open this link (or scan the code) on the phone or laptop to use", style="bold"),
         Text(url, style="bold cyan"),
         Text("\n".join(qr_lines(url)), style="black on bright_white"),
         Text(f"The link works once, for {minutes} minutes; {fresh}.", style="dim"),
     ]
     if is_loopback(host):
-        parts.append(
-            Text(
-                "Only this machine can open it: phones need live.http_host set to this machine's LAN address.",
-                style="yellow",
-            )
-        )
+        parts.append(Text(f"Only this machine can open it: phones need {lan}.", style="yellow"))
     return Group(*parts)

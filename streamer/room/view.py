@@ -43,11 +43,12 @@ BUTTONS: tuple[tuple[str, str], ...] = (
 )
 # Actions that cannot be taken back: the page asks first, and the server wants the
 # answer in the body ({"confirm": true}) so that no stray request does them.
-CONFIRM = {"quit": "Stop talkcast live? This ends the stream to every destination. OBS keeps running."}
-ROOM_ONLY = ("quit",)  # actions the page has and the API does not
+CONFIRM = {
+    "quit": "Stop talkcast live? This ends the stream to every destination. OBS keeps running.",
+    "end-stream": "End the YouTube broadcast for everyone? A broadcast that has ended cannot be restarted.",
+}
 _ACTION_NAME = re.compile(r"[a-z][a-z-]{0,31}")
 _KEY_LABELS = {"s": "Start talk now", "e": "End talk", "o": "Outro"}  # the keys suggestions name
-_STATE_WORDS = {"connecting": "connecting", "live": "live", "retrying": "retrying", "failed": "failed"}
 _CAPTION_STATES = {
     "captioning": "On the stream",
     "paused": "Paused",
@@ -229,7 +230,7 @@ def _destination(d: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "key": str(d.get("name") or ""),
         "name": destination_name(str(d.get("name") or "")),
-        "state": _STATE_WORDS.get(state, state),
+        "state": state,  # connecting | live | retrying | failed (streamer.supervisor.State)
         "bitrate": f"{bitrate:,.0f} kbps" if state == "live" and bitrate else "-",
         "restarts": str(d.get("restarts") or 0),
         "error": str(d.get("last_error") or ""),
@@ -371,7 +372,6 @@ def view_model(state: Mapping[str, Any]) -> dict[str, Any]:
         "destinations": [_destination(d) for d in state.get("destinations") or [] if d.get("kind") != "ingest"],
         "warnings": warnings(state, minutes_left),
         "suggestion": plain_suggestion(state.get("suggestion")),
-        "message": str(state.get("message") or ""),
         "log": [str(line) for line in (state.get("log") or [])[-5:]],
         "talks": [
             {"at": local_time(t.get("start")), "title": t.get("title") or t.get("id"), "state": t.get("state")}
@@ -379,4 +379,6 @@ def view_model(state: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "undo_available": state.get("undo_available") is True,
         "captions": _captions(state.get("captions")),
+        # talkcast drives a YouTube broadcast (its row is among the destinations): offer to end it
+        "broadcast": any(d.get("kind") == "broadcast" for d in state.get("destinations") or []),
     }

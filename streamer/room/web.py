@@ -1,7 +1,7 @@
-"""The control room's HTTP handlers: thin, over ``auth``, ``view`` and ``preview``.
+"""The control room's HTTP handlers: thin, over ``gate``, ``view`` and ``preview``.
 
-``Room`` holds what the room keeps between requests (login codes, sessions, the last
-preview, the open event streams); ``add_routes`` puts its routes on the live API's
+``Room`` holds what the room keeps between requests (its ``Gate``: login codes,
+sessions, page rendering; the last preview, the open event streams); ``add_routes`` puts its routes on the live API's
 application (``streamer.api.make_app``), behind the same Host check. The routes are
 listed in the package docstring.
 
@@ -23,57 +23,31 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from talkcast.streamer.controller import ActionError, Controller
-from talkcast.streamer.room.auth import (
-    CSRF_HEADER,
-    LoginCodes,
-    RoomSession,
-    Sessions,
-    cookie_name,
-    csrf_ok,
-    origin_ok,
-)
+from talkcast.streamer.room.gate import Gate, Refused
 from talkcast.streamer.room.preview import NoPreview, Preview
 from talkcast.streamer.room.view import BUTTONS, CONFIRM, BadAction, check_action, view_model
+from talkcast.webauth import CSRF_HEADER, RoomSession
 
 log = logging.getLogger(__name__)
 
 POLL = 0.1  # seconds between looks at the state for each open event stream (plus a wake-up on actions)
 KEEPALIVE = 15.0  # seconds of silence after which an event stream gets a comment line
 STATIC = {"room.css": "text/css", "room.js": "text/javascript"}
-# The pages load nothing from elsewhere and run no inline script: a strict policy costs nothing.
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": CSP,
-    "Referrer-Policy": "no-referrer",  # the login URL's code never leaves in a Referer
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
 
 
-class Room:
-    """The control room's state for one ``talkcast live``; see the module docstring."""
+class Room(Gate):
+    """The control room's state for one ``talkcast live``; see the module docstring.
+
+    Its login codes, sessions and page rendering are the ``Gate``'s, under ``/room``.
+    """
 
     def __init__(self, controller: Controller, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__("/room", "talkcast.streamer.room", clock=clock)
         self.controller = controller
-        self.clock = clock
-        self.codes = LoginCodes()
-        self.sessions = Sessions()
         self.preview = Preview(controller)
-        self.templates = Environment(
-            loader=PackageLoader("talkcast.streamer.room", "assets"), autoescape=True, undefined=StrictUndefined
-        )
         self._watchers: set[asyncio.Event] = set()
-
-    def login_url(self, base: str) -> str:
-        """A fresh one-time login link on the server at ``base`` (``http://host:port``)."""
-        return f"{base}/room/login?code={self.codes.issue(self.clock())}"
 
     def view(self) -> dict[str, Any]:
         """The page's view model now."""
@@ -94,18 +68,12 @@ class Room:
         finally:
             self._watchers.discard(wake)
 
-    def render(self, template: str, *, status: int = 200, **values: Any) -> web.Response:
-        """An HTML page from the package's templates, with the room's security headers."""
-        html = self.templates.get_template(template).render(**values)
-        return web.Response(text=html, status=status, content_type="text/html", headers=PAGE_HEADERS)
-
 
 ROOM: web.AppKey[Room] = web.AppKey("room", Room)
 
 
 def _session(request: web.Request) -> RoomSession | None:
-    room = request.app[ROOM]
-    return room.sessions.get(request.cookies.get(cookie_name(request.host)), room.clock())
+    return request.app[ROOM].session(request)
 
 
 def _refuse(status: int, error: str) -> web.Response:
@@ -113,18 +81,17 @@ def _refuse(status: int, error: str) -> web.Response:
 
 
 NO_SESSION = "log in first: open the link that talkcast live prints"
+REFUSALS = {
+    "session": NO_SESSION,
+    "origin": "this request comes from another site",
+    "csrf": f"the {CSRF_HEADER} header is missing or wrong: reload the page",
+}
 
 
 def _guard(request: web.Request) -> RoomSession | web.Response:
     """The session of a state-changing request, or the refusal to send (401, 403)."""
-    session = _session(request)
-    if session is None:
-        return _refuse(401, NO_SESSION)
-    if not origin_ok(request.headers.get("Origin"), request.scheme, request.host):
-        return _refuse(403, "this request comes from another site")
-    if not csrf_ok(session, request.headers.get(CSRF_HEADER)):
-        return _refuse(403, f"the {CSRF_HEADER} header is missing or wrong: reload the page")
-    return session
+    checked = request.app[ROOM].guard(request, request.headers.get(CSRF_HEADER))
+    return _refuse(checked.status, REFUSALS[checked.why]) if isinstance(checked, Refused) else checked
 
 
 async def _root(request: web.Request) -> web.Response:
@@ -140,39 +107,14 @@ async def _page(request: web.Request) -> web.Response:
 
 
 async def _login(request: web.Request) -> web.Response:
-    room = request.app[ROOM]
-    if _session(request) is not None:  # already in: a reloaded login link is no error
-        raise web.HTTPSeeOther("/room", headers=PAGE_HEADERS)
-    if not room.codes.consume(request.query.get("code", ""), room.clock()):
-        return room.render("refused.html", status=403, code_minutes=round(room.codes.ttl / 60))
-    session = room.sessions.create(room.clock())
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
-        # Followed from another site (an overview page on another host or port): the
-        # browser would not send a SameSite=Strict cookie on a redirect that site started,
-        # so the next step is a navigation of our own page.
-        response: web.Response = room.render("continue.html")
-    else:
-        response = web.Response(status=303, headers={**PAGE_HEADERS, "Location": "/room"})
-    response.set_cookie(
-        cookie_name(request.host),
-        session.id,
-        path="/room",
-        max_age=int(room.sessions.ttl),
-        httponly=True,
-        samesite="Strict",
-    )
-    log.info("control room: a browser logged in (%d sessions)", len(room.sessions))
-    return response
+    return request.app[ROOM].log_in(request)
 
 
 async def _logout(request: web.Request) -> web.Response:
     session = _guard(request)
     if isinstance(session, web.Response):
         return session
-    request.app[ROOM].sessions.end(session.id)
-    response = web.json_response({"ok": True})
-    response.del_cookie(cookie_name(request.host), path="/room")
-    return response
+    return request.app[ROOM].log_out(request, session, web.json_response({"ok": True}))
 
 
 async def _action(request: web.Request) -> web.Response:
@@ -193,6 +135,7 @@ async def _action(request: web.Request) -> web.Response:
     try:
         message = await controller.act(action)
     except ActionError as err:
+        controller.note(f"{action} (control room): {err}", level=logging.WARNING)  # as the terminal's keys do
         return web.json_response({"ok": False, "error": str(err), "view": room.view()}, status=409)
     room.changed()
     return web.json_response({"ok": True, "message": message, "view": room.view()})

@@ -8,6 +8,9 @@ discovery document google-api-python-client ships, Google's quota costs, and Goo
 errors. Faults are injected on demand: a 503 on a chunk, a connection dropped mid-chunk,
 expired access tokens, quota exhaustion, ``uploadLimitExceeded``.
 
+For ``talkcast live``'s health poller, ``liveStreams.list`` also answers with the streams
+made by ``add_live_stream``, with the health a test sets by ``set_stream_health``.
+
 It speaks TLS with a throwaway self-signed certificate: the client keeps the discovery
 document's ``https`` scheme for media upload URLs whatever ``api_endpoint`` says. Build a
 client against it like this::
@@ -47,6 +50,7 @@ import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -71,15 +75,31 @@ QUOTA_COSTS: dict[str, int] = {
     "captions.update": 450, "thumbnails.set": 50, "playlists.list": 1, "playlists.insert": 50,
     "playlistItems.list": 1, "playlistItems.insert": 50,
     "playlistItems.delete": 50,  # added for talkcast's publisher: a replaced video's playlist item
+    # Added for talkcast's live broadcasts (Google's quota table: every write 50, every list 1).
+    "liveBroadcasts.list": 1, "liveBroadcasts.insert": 50, "liveBroadcasts.update": 50, "liveBroadcasts.bind": 50,
+    "liveBroadcasts.transition": 50, "liveStreams.list": 1, "liveStreams.insert": 50,
 }  # fmt: skip
 WRITE_METHODS = frozenset(m for m in QUOTA_COSTS if not m.endswith(".list"))
 PARTS = {
-    "videos": {"id", "snippet", "status", "contentDetails", "processingDetails", "recordingDetails", "localizations"},
+    "videos": {
+        "id",
+        "snippet",
+        "status",
+        "contentDetails",
+        "processingDetails",
+        "recordingDetails",
+        "localizations",
+        "liveStreamingDetails",
+    },
     "captions": {"id", "snippet"},
     "thumbnails": set(),
     "playlists": {"id", "snippet", "status", "contentDetails", "localizations"},
     "playlistItems": {"id", "snippet", "contentDetails", "status"},
+    "liveBroadcasts": {"id", "snippet", "contentDetails", "status", "monetizationDetails"},
+    "liveStreams": {"id", "snippet", "cdn", "contentDetails", "status"},
 }
+LIVE_RESOLUTIONS = frozenset(("240p", "360p", "480p", "720p", "1080p", "1440p", "2160p", "variable"))
+LIVE_FRAME_RATES = frozenset(("30fps", "60fps", "variable"))
 CATEGORY_IDS = frozenset(("1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "26", "27", "28", "29"))
 CHANNEL = {"channelId": "UCtalkcastFakeChannel00", "channelTitle": "talkcast test channel"}
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
@@ -143,6 +163,26 @@ class UploadSession:
     def offset(self) -> int:
         """Bytes persisted so far: the next chunk must start at or before this."""
         return len(self.data)
+
+
+@dataclass
+class LiveIngest:
+    """Where the fake's liveStreams take their programme, and how the fake sees it arrive.
+
+    YouTube calls a stream ``active`` while an encoder publishes to its ingestion address
+    under its stream name. The fake cannot take RTMP itself: a test points ``address`` and
+    ``backup_address`` at nginx-rtmp stand-ins it started (``tests/support/rtmp.py``) and
+    passes ``publishing``, which asks the stand-ins' stat pages whether anything publishes
+    a stream name right now. The fake asks each time it reads a stream's status (a list,
+    a transition, a broadcast's auto start or stop), so "active" holds exactly while the
+    relay really pushes there, and turns "inactive" the moment it stops. Without
+    ``publishing`` a stream is active only while a test says an encoder publishes it
+    (``set_stream_publishing``); YouTube's own ingest addresses are handed out by default.
+    """
+
+    address: str = "rtmp://a.rtmp.youtube.com/live2"
+    backup_address: str = "rtmp://b.rtmp.youtube.com/live2?backup=1"
+    publishing: Callable[[str], bool] | None = None
 
 
 def parse_multipart_related(content_type: str, body: bytes) -> list[Media]:
@@ -310,6 +350,16 @@ class YouTubeTestServer:
         self._in_flight = 0  # requests being handled right now
         self.chunk_delay = 0.0  # seconds before answering each chunk PUT (see throttle_chunks)
         self._auth_codes: dict[str, dict[str, str]] = {}  # authorization-code grant, see the end of the class
+        # Live broadcasts and streams (see "Added for talkcast's live broadcasts" below).
+        self.live_broadcasts: dict[str, Json] = {}
+        self.live_streams: dict[str, Json] = {}
+        self.live_ingest = LiveIngest()
+        self.live_streaming_enabled = True  # False: the channel cannot stream (403 liveStreamingNotEnabled)
+        self.transition_settle = 0.2  # seconds a broadcast spends in testStarting / liveStarting
+        self.transitions: list[tuple[str, str]] = []  # (broadcast id, status) of every transition accepted
+        self._publishing: dict[str, bool] = {}
+        self._ever_active: set[str] = set()
+        self._live_pending: dict[str, tuple[str, float]] = {}  # broadcast id -> (state, when it settles)
         self._routes, self._methods = _discovery()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -820,7 +870,8 @@ class YouTubeTestServer:
             keep = {k: v for k, v in video.get("snippet", {}).items() if k in ("publishedAt", "thumbnails")}
             category = str(snippet.get("categoryId", "22"))
             video["snippet"] = {"publishedAt": _now(), "thumbnails": {}, **keep, **CHANNEL, "title": title,
-                                "description": desc, "categoryId": category, "liveBroadcastContent": "none",
+                                "description": desc, "categoryId": category,
+                                "liveBroadcastContent": video.get("snippet", {}).get("liveBroadcastContent", "none"),
                                 "localized": {"title": title, "description": desc}, **new}  # fmt: skip
         if "status" in parts:
             s = body.get("status") or {}
@@ -1018,10 +1069,314 @@ class YouTubeTestServer:
         items = [i for i in items if q.get("videoId", i["contentDetails"]["videoId"]) == i["contentDetails"]["videoId"]]
         return _page("youtube#playlistItemListResponse", [_view(i, parts) for i in items], q)
 
+    # -- Added for talkcast's live broadcasts: liveBroadcasts and liveStreams ----------------
+    # A broadcast's life, as YouTube runs it: insert ("created"), bind a stream ("ready"),
+    # transition to testing ("testStarting", then "testing": the monitor stream), to live
+    # ("liveStarting", then "live": the public stream and its recording) and to complete.
+    # The *Starting states last ``transition_settle`` seconds. A transition out of order is
+    # 403 invalidTransition, one to the state it is in 403 redundantTransition, and testing
+    # or live need the bound stream to be active (403 errorStreamInactive). Nothing leaves
+    # "complete". The broadcast's id is also the id of its video, the stream's recording.
+
+    def set_stream_publishing(self, stream_name: str, on: bool = True) -> None:
+        """Say an encoder publishes ``stream_name`` (for tests without an RTMP stand-in)."""
+        self._publishing[stream_name] = on
+
+    def _live_allowed(self, domain: str) -> None:
+        if not self.live_streaming_enabled:
+            msg = "The user is not enabled for live streaming."
+            raise ApiError(403, "liveStreamingNotEnabled", msg, domain)
+
+    def _stream_active(self, stream: Json) -> bool:
+        name = stream["cdn"]["ingestionInfo"]["streamName"]
+        probe = self.live_ingest.publishing
+        active = bool(self._publishing.get(name) or (probe is not None and probe(name)))
+        if active:
+            self._ever_active.add(stream["id"])
+        return active
+
+    def _stream_view(self, stream: Json, parts: set[str]) -> Json:
+        """The stream with its status as of now: active while something publishes to it
+        (or, for a stream from ``add_live_stream``, the health a test set)."""
+        if "status" in stream:
+            return _view(stream, parts)
+        active = self._stream_active(stream)
+        state = "active" if active else "inactive" if stream["id"] in self._ever_active else "ready"
+        health = {"status": "good" if active else "noData", "lastUpdateTimeSeconds": int(time.time()),
+                  "configurationIssues": []}  # fmt: skip
+        return _view({**stream, "status": {"streamStatus": state, "healthStatus": health}}, parts)
+
+    def _op_liveStreams_insert(self, q: dict[str, str], body: Json, media: Media | None, commit: bool = True) -> Json:
+        parts = _parts(q, "liveStreams")
+        self._live_allowed("youtube.liveStream")
+        snippet, cdn = body.get("snippet") or {}, body.get("cdn") or {}
+        title = str(snippet.get("title", "")).strip()
+        if "snippet" not in parts or not title:
+            raise _bad("titleRequired", "The request must specify a stream title.", "youtube.liveStream")
+        if len(title) > 128:
+            raise _bad("invalidTitle", "The stream title must be 1 to 128 characters long.", "youtube.liveStream")
+        if "cdn" not in parts or not cdn:
+            raise _bad("cdnRequired", "The request must specify the cdn settings.", "youtube.liveStream")
+        self._check_cdn(cdn)
+        stream_id = CHANNEL["channelId"][2:] + secrets.token_urlsafe(12)
+        name = "-".join(secrets.token_hex(2) for _ in range(5))
+        ingest = self.live_ingest
+        info = {"streamName": name, "ingestionAddress": ingest.address, "backupIngestionAddress": ingest.backup_address,
+                "rtmpsIngestionAddress": ingest.address.replace("rtmp://", "rtmps://"),
+                "rtmpsBackupIngestionAddress": ingest.backup_address.replace("rtmp://", "rtmps://")}  # fmt: skip
+        reusable = (body.get("contentDetails") or {}).get("isReusable", True)
+        self.live_streams[stream_id] = {
+            "kind": "youtube#liveStream", "etag": _etag(), "id": stream_id,
+            "snippet": {"publishedAt": _now(), "channelId": CHANNEL["channelId"], "title": title,
+                        "description": str(snippet.get("description", "")), "isDefaultStream": False},
+            "cdn": {"ingestionType": "rtmp", "ingestionInfo": info, "resolution": cdn["resolution"],
+                    "frameRate": cdn["frameRate"]},
+            "contentDetails": {"closedCaptionsIngestionUrl": f"http://upload.youtube.com/closedcaption?cid={name}",
+                               "isReusable": bool(reusable)},
+        }  # fmt: skip
+        return self._stream_view(self.live_streams[stream_id], parts)
+
+    @staticmethod
+    def _check_cdn(cdn: Json) -> None:
+        kind = cdn.get("ingestionType")
+        if not kind:
+            raise _bad("ingestionTypeRequired", "The cdn settings must specify an ingestionType.", "youtube.liveStream")
+        if kind != "rtmp":  # this fake hands out RTMP ingestion only
+            raise _bad("invalidIngestionType", f"Unsupported ingestionType '{kind}'.", "youtube.liveStream")
+        for name, values in (("resolution", LIVE_RESOLUTIONS), ("frameRate", LIVE_FRAME_RATES)):
+            if name not in cdn:
+                raise _bad(f"{name}Required", f"The cdn settings must specify a {name}.", "youtube.liveStream")
+            if cdn[name] not in values:
+                reason = "invalidResolution" if name == "resolution" else "invalidFrameRate"
+                raise _bad(reason, f"The cdn.{name} value '{cdn[name]}' is invalid.", "youtube.liveStream")
+
+    def _op_liveStreams_list(self, q: dict[str, str], body: Json, media: Media | None, commit: bool = True) -> Json:
+        parts = _parts(q, "liveStreams")
+        self._live_allowed("youtube.liveStream")
+        if ("id" in q) == (q.get("mine") == "true"):
+            raise _bad("incompatibleParameters", "Specify exactly one of the filters: id, mine.")
+        ids = q["id"].split(",") if "id" in q else list(self.live_streams)
+        items = [self._stream_view(self.live_streams[i], parts) for i in ids if i in self.live_streams]
+        return _page("youtube#liveStreamListResponse", items, q)
+
+    def _broadcast(self, broadcast_id: str) -> Json:
+        broadcast = self.live_broadcasts.get(broadcast_id)
+        if broadcast is None:
+            msg = "The broadcast specified by the id parameter does not exist."
+            raise ApiError(404, "liveBroadcastNotFound", msg, "youtube.liveBroadcast")
+        self._settle(broadcast)
+        return broadcast
+
+    def _settle(self, broadcast: Json) -> None:
+        """Move a broadcast on as time passed: *Starting settles, auto start and auto stop act."""
+        status, details = broadcast["status"], broadcast["contentDetails"]
+        pending = self._live_pending.get(broadcast["id"])
+        if pending is not None and time.monotonic() >= pending[1]:
+            del self._live_pending[broadcast["id"]]
+            self._set_life(broadcast, pending[0])
+        stream = self.live_streams.get(details.get("boundStreamId", ""))
+        active = stream is not None and self._stream_active(stream)
+        if details["enableAutoStart"] and status["lifeCycleStatus"] in ("ready", "testing") and active:
+            self._set_life(broadcast, "live")
+        if details["enableAutoStop"] and status["lifeCycleStatus"] == "live" and not active:
+            self._set_life(broadcast, "complete")
+
+    def _set_life(self, broadcast: Json, life: str) -> None:
+        broadcast["status"]["lifeCycleStatus"] = life
+        broadcast["etag"] = _etag()
+        video = self.videos[broadcast["id"]]
+        now = _now()
+        if life == "live":
+            broadcast["snippet"]["actualStartTime"] = video["liveStreamingDetails"]["actualStartTime"] = now
+            broadcast["status"]["recordingStatus"] = "recording"
+            video["snippet"]["liveBroadcastContent"] = "live"
+        elif life == "complete":
+            broadcast["snippet"]["actualEndTime"] = video["liveStreamingDetails"]["actualEndTime"] = now
+            broadcast["status"]["recordingStatus"] = "recorded"
+            video["snippet"]["liveBroadcastContent"] = "none"
+
+    def _check_broadcast_snippet(self, snippet: Json) -> None:
+        title = snippet.get("title")
+        domain = "youtube.liveBroadcast"
+        if not isinstance(title, str) or not title.strip():
+            raise _bad("titleRequired", "The request must specify a broadcast title.", domain)
+        if len(title) > 100 or "<" in title or ">" in title:
+            raise _bad("invalidTitle", "The broadcast title must be 1 to 100 characters long.", domain)
+        desc = snippet.get("description", "")
+        if not isinstance(desc, str) or len(desc.encode()) > 5000 or "<" in desc or ">" in desc:
+            raise _bad("invalidDescription", "The broadcast description is invalid.", domain)
+        if not snippet.get("scheduledStartTime"):
+            raise _bad("scheduledStartTimeRequired", "The request must specify a scheduled start time.", domain)
+        try:
+            start = dt.datetime.fromisoformat(str(snippet["scheduledStartTime"]).replace("Z", "+00:00"))
+            ok = start.tzinfo is not None and start > dt.datetime.now(dt.UTC)
+        except ValueError:
+            ok = False
+        if not ok:
+            msg = "The scheduled start time must be in the future and close enough to the current date."
+            raise _bad("invalidScheduledStartTime", msg, domain)
+
+    def _op_liveBroadcasts_insert(
+        self, q: dict[str, str], body: Json, media: Media | None, commit: bool = True
+    ) -> Json:
+        parts = _parts(q, "liveBroadcasts")
+        domain = "youtube.liveBroadcast"
+        self._live_allowed(domain)
+        snippet = body.get("snippet") or {} if "snippet" in parts else {}
+        self._check_broadcast_snippet(snippet)
+        status = body.get("status") or {} if "status" in parts else {}
+        privacy = status.get("privacyStatus")
+        if privacy is None:
+            raise _bad("privacyStatusRequired", "The request must specify a privacy status.", domain)
+        if privacy not in ("private", "public", "unlisted"):
+            raise _bad("invalidPrivacyStatus", "The privacy status is invalid.", domain)
+        given = body.get("contentDetails") or {} if "contentDetails" in parts else {}
+        monitor = {"enableMonitorStream": True, "broadcastStreamDelayMs": 0, **(given.get("monitorStream") or {})}
+        details = {"enableEmbed": True, "enableDvr": True, "recordFromStart": True, "enableClosedCaptions": False,
+                   "enableContentEncryption": False, "startWithSlate": False, "enableLowLatency": False,
+                   "latencyPreference": "normal", "projection": "rectangular", "enableAutoStart": False,
+                   "enableAutoStop": False, **given, "monitorStream": monitor}  # fmt: skip
+        broadcast_id = secrets.token_urlsafe(8)[:11]
+        kids = bool(status.get("selfDeclaredMadeForKids", False))
+        title, desc = snippet["title"], str(snippet.get("description", ""))
+        self.live_broadcasts[broadcast_id] = {
+            "kind": "youtube#liveBroadcast", "etag": _etag(), "id": broadcast_id,
+            "snippet": {"publishedAt": _now(), "channelId": CHANNEL["channelId"], "title": title, "description": desc,
+                        "scheduledStartTime": snippet["scheduledStartTime"], "thumbnails": {},
+                        "liveChatId": "Cg0KC" + secrets.token_urlsafe(12), "isDefaultBroadcast": False},
+            "status": {"lifeCycleStatus": "created", "privacyStatus": privacy, "recordingStatus": "notRecording",
+                       "madeForKids": kids, "selfDeclaredMadeForKids": kids},
+            "contentDetails": details,
+        }  # fmt: skip
+        # The broadcast is also a video: the stream's recording, under the same id.
+        video = {"kind": "youtube#video", "id": broadcast_id, "contentDetails": {"duration": "P0D", "caption": "false"},
+                 "liveStreamingDetails": {"scheduledStartTime": snippet["scheduledStartTime"]}}  # fmt: skip
+        video_body = {"snippet": {"title": title, "description": desc}, "status": {"privacyStatus": privacy}}
+        self.videos[broadcast_id] = self._write_video(video, video_body, {"snippet", "status"})
+        video["snippet"]["liveBroadcastContent"] = "upcoming"
+        return _view(self.live_broadcasts[broadcast_id], parts)
+
+    def _op_liveBroadcasts_list(self, q: dict[str, str], body: Json, media: Media | None, commit: bool = True) -> Json:
+        parts = _parts(q, "liveBroadcasts")
+        self._live_allowed("youtube.liveBroadcast")
+        filters = [f for f in ("id", "mine", "broadcastStatus") if f in q]
+        if len(filters) != 1:
+            raise _bad("incompatibleParameters", "Specify exactly one of the filters: id, mine, broadcastStatus.")
+        ids = q["id"].split(",") if "id" in q else list(self.live_broadcasts)
+        found = [self._broadcast(i) for i in ids if i in self.live_broadcasts]
+        wanted = {"active": {"live", "liveStarting"}, "upcoming": {"created", "ready", "testing", "testStarting"},
+                  "completed": {"complete"}}.get(q.get("broadcastStatus", "all"))  # fmt: skip
+        items = [_view(b, parts) for b in found if wanted is None or b["status"]["lifeCycleStatus"] in wanted]
+        return _page("youtube#liveBroadcastListResponse", items, q)
+
+    def _op_liveBroadcasts_update(
+        self, q: dict[str, str], body: Json, media: Media | None, commit: bool = True
+    ) -> Json:
+        parts = _parts(q, "liveBroadcasts")
+        self._live_allowed("youtube.liveBroadcast")
+        broadcast = self._broadcast(str(body.get("id", "")))
+        if "snippet" in parts:
+            snippet = body.get("snippet") or {}
+            self._check_broadcast_snippet(snippet)  # title and scheduledStartTime are required again
+            broadcast["snippet"].update(title=snippet["title"], description=str(snippet.get("description", "")),
+                                        scheduledStartTime=snippet["scheduledStartTime"])  # fmt: skip
+            video = self.videos[broadcast["id"]]
+            video["snippet"].update(title=snippet["title"], description=broadcast["snippet"]["description"])
+        if "status" in parts:
+            privacy = (body.get("status") or {}).get("privacyStatus")
+            if privacy not in ("private", "public", "unlisted"):
+                raise _bad("invalidPrivacyStatus", "The privacy status is invalid.", "youtube.liveBroadcast")
+            broadcast["status"]["privacyStatus"] = self.videos[broadcast["id"]]["status"]["privacyStatus"] = privacy
+        if "contentDetails" in parts:
+            broadcast["contentDetails"].update(body.get("contentDetails") or {})
+        broadcast["etag"] = _etag()
+        return _view(broadcast, parts)
+
+    def _op_liveBroadcasts_bind(self, q: dict[str, str], body: Json, media: Media | None, commit: bool = True) -> Json:
+        parts = _parts(q, "liveBroadcasts")
+        self._live_allowed("youtube.liveBroadcast")
+        broadcast = self._broadcast(q["id"])
+        stream_id = q.get("streamId")
+        if stream_id is not None and stream_id not in self.live_streams:
+            msg = "The stream specified by the streamId parameter does not exist."
+            raise ApiError(404, "liveStreamNotFound", msg, "youtube.liveBroadcast")
+        if broadcast["status"]["lifeCycleStatus"] not in ("created", "ready"):
+            msg = "The current status of the live broadcast does not allow it to be bound to a stream."
+            raise ApiError(403, "liveBroadcastBindingNotAllowed", msg, "youtube.liveBroadcast")
+        details = broadcast["contentDetails"]
+        details.pop("boundStreamId", None)
+        if stream_id is not None:
+            details.update(boundStreamId=stream_id, boundStreamLastUpdateTimeMs=_now())
+        broadcast["status"]["lifeCycleStatus"] = "ready" if stream_id is not None else "created"
+        broadcast["etag"] = _etag()
+        return _view(broadcast, parts)
+
+    def _op_liveBroadcasts_transition(
+        self, q: dict[str, str], body: Json, media: Media | None, commit: bool = True
+    ) -> Json:
+        parts = _parts(q, "liveBroadcasts")
+        domain = "youtube.liveBroadcast"
+        self._live_allowed(domain)
+        broadcast, target = self._broadcast(q["id"]), q["broadcastStatus"]
+        life = broadcast["status"]["lifeCycleStatus"]
+        if target not in ("testing", "live", "complete"):
+            raise _bad("invalidValue", f"Invalid value '{target}' for broadcastStatus.", domain)
+        if life == target or life == {"testing": "testStarting", "live": "liveStarting"}.get(target):
+            raise ApiError(403, "redundantTransition", "Redundant transition", domain)
+        allowed = {"testing": {"ready"}, "live": {"testing"}, "complete": {"testing", "live"}}[target]
+        monitor = broadcast["contentDetails"]["monitorStream"]["enableMonitorStream"]
+        if target == "live" and not monitor:
+            allowed = {"ready", "testing"}  # without a monitor stream there is no testing to go through
+        if (target == "testing" and not monitor) or life not in allowed:
+            raise ApiError(403, "invalidTransition", "Invalid transition", domain)
+        stream = self.live_streams.get(broadcast["contentDetails"].get("boundStreamId", ""))
+        if target != "complete" and (stream is None or not self._stream_active(stream)):
+            raise ApiError(403, "errorStreamInactive", "Stream is inactive", domain)
+        if target == "complete":
+            self._set_life(broadcast, "complete")
+        else:
+            self._live_pending[broadcast["id"]] = (target, time.monotonic() + self.transition_settle)
+            broadcast["status"]["lifeCycleStatus"] = "testStarting" if target == "testing" else "liveStarting"
+        self.transitions.append((broadcast["id"], target))
+        return _view(broadcast, parts)
+
     # -- Added for talkcast's publisher tests: chunk throttling and the authorization-code grant --
     # The installed-app flow (google-auth-oauthlib) sends the browser to auth_uri, which here
     # consents at once and redirects to the loopback redirect_uri with a one-time code; the
     # flow then exchanges the code (with its PKCE verifier) at the token endpoint.
+
+    # -- liveStreams: the stream talkcast live feeds, and its health as YouTube sees it ----------
+
+    def add_live_stream(self, stream_name: str, *, title: str = "talkcast", health: str = "noData") -> str:
+        """A reusable RTMP liveStream whose key is ``stream_name``; returns its id."""
+        stream_id = secrets.token_urlsafe(16)
+        ingest = "rtmp://a.rtmp.youtube.com/live2"
+        self.live_streams[stream_id] = {
+            "kind": "youtube#liveStream", "etag": _etag(), "id": stream_id,
+            "snippet": {"publishedAt": _now(), "channelId": CHANNEL["channelId"], "title": title, "description": "",
+                        "isDefaultStream": False},
+            "cdn": {"ingestionType": "rtmp", "resolution": "variable", "frameRate": "variable",
+                    "ingestionInfo": {"streamName": stream_name, "ingestionAddress": ingest,
+                                      "backupIngestionAddress": "rtmp://b.rtmp.youtube.com/live2?backup=1"}},
+            "contentDetails": {"isReusable": True},
+            "status": {"streamStatus": "ready", "healthStatus": {"status": health, "configurationIssues": []}},
+        }  # fmt: skip
+        self.set_stream_health(stream_id, health)
+        return stream_id
+
+    def set_stream_health(
+        self, stream_id: str, health: str, *, stream_status: str | None = None, issues: list[Json] | None = None
+    ) -> None:
+        """What YouTube reports next: ``health`` good/ok/bad/noData/revoked, and configurationIssues."""
+        if health not in ("good", "ok", "bad", "noData", "revoked"):
+            raise ValueError(f"not a healthStatus.status: {health}")
+        status = self.live_streams[stream_id]["status"]
+        status["streamStatus"] = stream_status or ("inactive" if health == "noData" else "active")
+        status["healthStatus"] = {
+            "status": health,
+            "lastUpdateTimeSeconds": str(int(time.time())),
+            "configurationIssues": list(issues or []),
+        }
 
     def throttle_chunks(self, seconds: float) -> None:
         """Wait ``seconds`` before answering each chunk PUT (to kill a client mid-upload)."""

@@ -198,8 +198,27 @@ class ObsInstance:
         _kill_group(self.proc)
         self.proc = None
 
-    def restart(self, *, wait: bool = True) -> ObsInstance:
-        """Kill OBS if it runs, start it again with the same HOME and port."""
+    def crash(self, grace: float = 5.0) -> None:
+        """``kill -9`` the OBS process alone, as a crash would: its muxer sees the pipe close
+        and finishes the file (as it does on a real crash); then the rest of the group goes."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        self.kill()
+
+    def restart(self, *, wait: bool = True, crash: bool = False) -> ObsInstance:
+        """Kill OBS if it runs (``crash``: the process alone, see ``crash``), start it again."""
+        if crash:
+            self.crash()
         self.kill()
         self.start()
         if wait:

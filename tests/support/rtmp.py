@@ -8,11 +8,14 @@ Usage in a test module (the fixture lives in ``tests/conftest.py``)::
         url = yt.url                         # rtmp://127.0.0.1:PORT/live2
         yt.stop(); yt.start()                # same port and record folder
         files = yt.recordings()              # one FLV per publish session, oldest first
+        yt.publishing("KEY")                 # whether something publishes KEY right now (stat page)
 
 Each server runs nginx in the foreground (``daemon off``) with a private prefix and
 conf, in its own process group, and ``record all`` writes every publish session to its
 own FLV file (``record_unique``) so tests can ffprobe what arrived and see reconnects as
 new files. ``stop()`` terminates, waits, then SIGKILLs the group: nothing is left behind.
+nginx-rtmp's stat page (on its own loopback port) tells who publishes what, which is how
+the YouTube fake sees a liveStream become ``active``.
 """
 
 from __future__ import annotations
@@ -22,18 +25,28 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from talkcast.streamer.ingest import parse_stat
 from tests.support.net import free_port, port_open
 
 NGINX_BIN = "/usr/sbin/nginx"
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
 
-def standin_conf(prefix: Path, port: int, app: str, record_dir: Path) -> str:
-    """nginx.conf for a recording RTMP server on 127.0.0.1:``port``."""
+def standin_conf(prefix: Path, port: int, app: str, record_dir: Path, stat_port: int | None = None) -> str:
+    """nginx.conf for a recording RTMP server on 127.0.0.1:``port`` (stat page on ``stat_port``)."""
+    temp = prefix / "tmp"
+    stat = (
+        f"http {{\n    access_log off;\n    client_body_temp_path {temp};\n    proxy_temp_path {temp};\n"
+        f"    fastcgi_temp_path {temp};\n    uwsgi_temp_path {temp};\n    scgi_temp_path {temp};\n"
+        f"    server {{ listen 127.0.0.1:{stat_port}; location /stat {{ rtmp_stat all; }} }}\n}}\n"
+        if stat_port
+        else ""
+    )
     # As root, nginx would run its worker as 'nobody', which cannot write the recordings.
     user = "user root root;\n" if os.geteuid() == 0 else ""
     return f"""\
@@ -55,7 +68,7 @@ rtmp {{
         }}
     }}
 }}
-"""
+{stat}"""
 
 
 class RtmpServer:
@@ -67,6 +80,7 @@ class RtmpServer:
         self.port = port or free_port()
         self.prefix = root / "nginx"
         self.record_dir = root / "recordings"
+        self.stat_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,7 +97,9 @@ class RtmpServer:
         self.prefix.mkdir(parents=True, exist_ok=True)
         self.record_dir.mkdir(parents=True, exist_ok=True)
         conf = self.prefix / "nginx.conf"
-        conf.write_text(standin_conf(self.prefix, self.port, self.app, self.record_dir), encoding="utf-8")
+        conf.write_text(
+            standin_conf(self.prefix, self.port, self.app, self.record_dir, self.stat_port), encoding="utf-8"
+        )
         log = (self.prefix / "stderr.log").open("ab")
         try:
             self.proc = subprocess.Popen(
@@ -133,6 +149,18 @@ class RtmpServer:
     def recordings(self) -> list[Path]:
         """The FLV files written so far, one per publish session, oldest first."""
         return sorted(self.record_dir.glob("*.flv"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+    def publishing(self, name: str) -> bool:
+        """Whether something publishes the stream ``name`` to this server right now (its stat page)."""
+        if not self.running:
+            return False
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.stat_port}/stat", timeout=2) as answer:
+                stats = parse_stat(answer.read().decode("utf-8", errors="replace"), self.app)
+        except OSError:
+            return False
+        stat = stats.get(name)
+        return stat is not None and stat.publishing
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of nginx's error log."""

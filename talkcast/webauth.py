@@ -1,23 +1,31 @@
-"""Who may use the control room: one-time login codes, sessions, CSRF and Origin checks.
+"""Who may use talkcast's web pages: one-time login codes, sessions, CSRF and Origin checks.
+
+Shared by the control room (``talkcast live``, ``streamer/room``) and the review page
+(``talkcast review``, ``app/review``), so that both log in and guard alike.
 
 Pure: no I/O, the time is always passed in (seconds, any clock that only moves forward
 while talkcast runs; the web handlers use ``time.monotonic``).
 
-* A **login code** is what ``talkcast live`` prints (and ``POST /api/login-codes``
-  returns) inside a URL. It works once, expires after ``CODE_TTL`` seconds, and is
-  compared in constant time against every code still outstanding.
+* A **login code** is what ``talkcast live`` or ``talkcast review`` prints (and
+  ``POST /api/login-codes`` returns) inside a URL. It works once, expires after
+  ``CODE_TTL`` seconds, and is compared in constant time against every code still
+  outstanding.
 * Spending a code makes a **session**: a random id, which the browser keeps in an
   HttpOnly, SameSite=Strict cookie (never the live token), and a CSRF token, which the
   page carries and sends back as a header with every action. Sessions live in memory:
-  a restart of ``talkcast live`` logs everyone out.
+  a restart of the server logs everyone out.
 * An action needs the session cookie, the session's CSRF token, and, when the browser
   sends one, an Origin header naming this very server.
+* The servers bind loopback by default and then answer only requests whose Host is a
+  loopback name (``is_loopback``, ``host_name``): a web page cannot reach them through
+  DNS rebinding. Every page carries ``PAGE_HEADERS`` (a strict CSP, no referrer).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -27,6 +35,19 @@ MAX_CODES = 32  # outstanding codes kept; issuing more drops the oldest
 MAX_SESSIONS = 64  # sessions kept; a new login beyond that drops the oldest
 COOKIE_PREFIX = "talkcast_room_"
 CSRF_HEADER = "X-CSRF-Token"
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+# The pages load nothing from elsewhere and run no inline script: a strict policy costs nothing.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",  # the login URL's code never leaves in a Referer
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
 
 
 def _bytes(text: str) -> bytes:
@@ -147,3 +168,20 @@ def cookie_name(host: str) -> str:
     """
     _, colon, port = host.rpartition(":")
     return f"{COOKIE_PREFIX}{port if colon and port.isdigit() else '80'}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) only reaches this machine."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(host_header: str) -> str:
+    """The name in a Host header, without its port (``[::1]:8787`` gives ``[::1]``)."""
+    if host_header.startswith("["):
+        return host_header.split("]")[0] + "]"
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header

@@ -1,0 +1,1 @@
+"""The review page's Jinja2 templates, CSS and JavaScript (a package so they ship as package data)."""
