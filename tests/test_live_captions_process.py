@@ -127,7 +127,8 @@ def test_a_german_talk_is_captioned_in_german_by_the_multilingual_model(tmp_path
                     controller = Controller(cfg, Schedule((talk,)), journal)
                     controller.clock.tick(now())
                     async with Captioner(cfg, controller, journal, source=ingest.source):
-                        await until("German words", lambda: len(transcript_words(transcript)) >= 12, 120)
+                        # A loop and a half of the speech: the reader joins it anywhere.
+                        await until("German words", lambda: len(transcript_words(transcript)) >= 36, 120)
             finally:
                 source.kill()
                 source.wait()
@@ -139,4 +140,4 @@ def test_a_german_talk_is_captioned_in_german_by_the_multilingual_model(tmp_path
     heard = [normalise(w) for w in transcript_words(transcript)]
     # tiny.en could only write English-sounding words; these are the German text's own.
     german = {normalise(w) for w in GERMAN.split()}
-    assert sum(w in german for w in heard) >= 0.5 * len(heard), heard
+    assert len(german.intersection(heard)) >= 10, heard
