@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from talkcast.config import Config, load_config
+from talkcast.config import Config, load_config, model_path
 from talkcast.errors import TalkcastError
 
 
@@ -106,6 +106,21 @@ def check_models(cfg: Config) -> list[Check]:
     return checks
 
 
+def check_captions(cfg: Config) -> Check:
+    """Live captions can run: the relay they read from is configured, and their model loads."""
+    from talkcast.whisper import load_whisper
+
+    if not cfg.destinations or not cfg.live.stream:
+        return Check("live captions", False, "[captions] live needs the relay", "add [[destinations]] (live.stream on)")
+    try:
+        load_whisper(model_path(cfg.captions.model, cfg.base_dir), compute_type="int8", threads=1)
+    except TalkcastError as err:
+        return Check("live captions", False, str(err), "see captions.model in the README")
+    return Check(
+        "live captions", True, f"'{cfg.captions.model}' loads; other languages use '{cfg.captions.multilingual_model}'"
+    )
+
+
 def check_obs(cfg: Config, timeout: float = 1.0) -> Check:
     """OBS's websocket server answers on the configured address."""
     where = f"{cfg.obs.host}:{cfg.obs.port}"
@@ -137,6 +152,8 @@ def run_doctor(config_file: Path, print_line: Callable[[str], None] = print) -> 
         live_configured = cfg.obs.password is not None or bool(cfg.destinations)
         if live_configured:
             checks.append(check_obs(cfg))
+        if cfg.captions.live:
+            checks.append(check_captions(cfg))
         if cfg.destinations and shutil.which("nginx") is None:
             checks.append(
                 Check("relay ingest", False, "nginx is not installed", "apt-get install nginx-light libnginx-mod-rtmp")

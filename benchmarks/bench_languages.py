@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from talkcast.config import TranscribeConfig
 from talkcast.media import tool
-from talkcast.transcribe.engine import Vocabulary, load_engine
+from talkcast.transcribe.engine import load_engine
 from talkcast.transcribe.run import transcribe_talk
+from talkcast.whisper import Vocabulary
 from tests.support.speech import speech_wav, talk_video, word_error_rate
 
 TEXTS = {

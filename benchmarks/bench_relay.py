@@ -168,10 +168,12 @@ async def recovery_run(root: Path, clip: Path, servers: list[RtmpServer]) -> dic
     return found
 
 
-async def packet_reader(url: str, out: list[tuple[float, int]], stop: asyncio.Event) -> None:
+async def packet_reader(
+    url: str, out: list[tuple[float, int]], stop: asyncio.Event, *, analyze_us: int = 500_000
+) -> None:
     # stdbuf: ffprobe prints with stdio, which a pipe would otherwise buffer by 4 KiB.
     proc = await asyncio.create_subprocess_exec(
-        "stdbuf", "-oL", "ffprobe", "-v", "quiet", "-analyzeduration", "500000",
+        "stdbuf", "-oL", "ffprobe", "-v", "quiet", "-analyzeduration", str(analyze_us),
         "-select_streams", "v:0", "-show_entries", "packet=size", "-of", "csv=p=0", url,
         stdout=asyncio.subprocess.PIPE, start_new_session=True,
     )  # fmt: skip

@@ -33,8 +33,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from talkcast.config import TranscribeConfig
-from talkcast.transcribe.engine import Bias, Engine, Vocabulary, load_engine
+from talkcast.transcribe.engine import Bias, Engine, load_engine
 from talkcast.transcribe.run import SAMPLE_RATE, decode_audio, thread_budget, transcribe_talk
+from talkcast.whisper import Vocabulary
 from tests.support.speech import (
     GLOSSARY,
     GLOSSARY_TEXT,

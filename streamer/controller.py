@@ -100,6 +100,7 @@ class Controller:
         now: Callable[[], datetime] = utc_now,
         stream_target: StreamTarget | None = None,
         relay_status: Callable[[], list[dict[str, Any]]] | None = None,
+        captions_status: Callable[[], snap.CaptionsView] | None = None,
     ) -> None:
         self.cfg = cfg
         self.schedule = schedule
@@ -108,6 +109,7 @@ class Controller:
         self.setup_scenes = setup_scenes
         self.stream_target = stream_target
         self.relay_status = relay_status
+        self.captions_status = captions_status  # the live captions' view, when they run
         self.clock = make_clock(cfg, schedule, read_journal(journal.path), now(), mode)
         self.obs: ObsClient | None = None  # the prepared session's client, None between sessions
         self.applied_scene: str | None = None
@@ -481,6 +483,7 @@ class Controller:
             message=self.message,
             log=tuple(self.log_lines),
             talks=snap.talk_rows(clock),
+            captions=self.captions_status() if self.captions_status else None,
             undo=self._undo.describe() if self._undo and now - self._undo.at <= UNDO_WINDOW else None,
         )
 

@@ -150,6 +150,18 @@ async def live(
                 relay = await stack.enter_async_context(Relay(cfg, journal))
                 controller.stream_target = StreamTarget(relay.ingest_url, relay.ingest_key)
                 controller.relay_status = relay.status
+                if cfg.captions.live:
+                    from talkcast.streamer.captions.captioner import Captioner
+
+                    captioner = Captioner(cfg, controller, journal, source=relay.programme_source)
+                    captions = await stack.enter_async_context(captioner)
+                    controller.captions_status = captions.view
+            elif cfg.captions.live:
+                controller.note(
+                    "live captions are off: they read the programme from the relay, which runs only "
+                    "with [[destinations]] and live.stream = true",
+                    level=logging.WARNING,
+                )
             driver = _broadcast_driver(cfg, controller, journal, broadcast, relay) if broadcast else None
             monitoring = Monitoring.start(cfg, schedule, controller, journal, relay=relay, youtube=youtube)
             room = Room(controller)

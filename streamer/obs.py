@@ -372,6 +372,14 @@ class ObsClient:
             if err.code != proto.Status.OUTPUT_RUNNING:
                 raise
 
+    async def send_stream_caption(self, text: str) -> None:
+        """SendStreamCaption: ``text`` replaces the caption in the stream ("" clears it).
+
+        OBS embeds it as CEA-608 (pop-on, CC1) in the next video frame that leaves the
+        encoder; ``ObsRequestFailed`` with ``Status.OUTPUT_NOT_RUNNING`` while not streaming.
+        """
+        await self.call("SendStreamCaption", {"captionText": text})
+
     async def stop_stream(self) -> None:
         """StopStream; not streaming is not an error."""
         try:

@@ -131,6 +131,11 @@ class Relay:
         return self._ingest.key
 
     @property
+    def programme_source(self) -> str:
+        """The URL a reader plays the programme from (key included: pass it on, never print it)."""
+        return self._ingest.source
+
+    @property
     def safety_dir(self) -> Path:
         """Where the safety recordings go."""
         return self.cfg.relay.safety_dir or self.cfg.output_dir / "safety"

@@ -84,6 +84,22 @@ class StreamView:
 
 
 @dataclass(frozen=True)
+class CaptionsView:
+    """The live captions: what goes out now, and how the captioner keeps up."""
+
+    state: str  # starting | waiting | captioning | paused | failed
+    reason: str  # why paused or failed, in plain words ("break on air", "do not record")
+    lines: tuple[str, ...]  # the caption on the stream now (at most two lines)
+    talk: str | None
+    language: str
+    lag_s: float | None  # from the words reaching talkcast to their caption going to OBS
+    dropped_s: float  # audio dropped so far because the captioner fell behind
+    dropped_ago_s: float | None  # since the last drop
+    cpu_pct: float | None  # the captioner's CPU, percent of one core
+    sent: int  # captions sent to OBS
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """The whole live state at one instant."""
 
@@ -106,6 +122,7 @@ class Snapshot:
     message: str
     log: tuple[str, ...]
     talks: tuple[TalkRow, ...]
+    captions: CaptionsView | None = None  # None: [captions] live is off
     undo: str | None = None  # the markers the undo action would take back now
 
     def to_json(self) -> dict[str, Any]:
@@ -164,7 +181,23 @@ class Snapshot:
             "talks": [
                 {"id": t.id, "title": t.title, "start": t.start.isoformat(), "state": t.state} for t in self.talks
             ],
+            "captions": None if self.captions is None else _captions_json(self.captions),
         }
+
+
+def _captions_json(c: CaptionsView) -> dict[str, Any]:
+    return {
+        "state": c.state,
+        "reason": c.reason,
+        "lines": list(c.lines),
+        "talk": c.talk,
+        "language": c.language,
+        "lag_s": c.lag_s,
+        "dropped_s": c.dropped_s,
+        "dropped_ago_s": c.dropped_ago_s,
+        "cpu_pct": c.cpu_pct,
+        "sent": c.sent,
+    }
 
 
 def on_air(clock: Clock, now: datetime) -> OnAir | None:

@@ -103,6 +103,13 @@ def _output_rows(state: Snapshot, top: Table) -> None:
     if stats:
         disk = stats.disk_free_mb / 1024
         top.add_row("health", f"{stats.fps:.0f} fps  cpu {stats.cpu:.0f}%  disk {disk:.1f} GiB free")
+    captions = state.captions
+    if captions is not None:
+        style = {"captioning": "green", "failed": "bold red"}.get(captions.state, "yellow")
+        line = Text(captions.state + (f" ({captions.reason})" if captions.reason else ""), style=style)
+        if captions.lines:
+            line.append(f"  {captions.lines[-1]}", style="dim")
+        top.add_row("captions", line)
 
 
 def _destinations(rows: Sequence[Mapping[str, Any]]) -> Table:

@@ -245,6 +245,20 @@ class TranscribeConfig:
 
 
 @dataclass(frozen=True)
+class CaptionsConfig:
+    """The [captions] table: live captions of the programme, sent into the stream as CEA-608."""
+
+    live: bool = False  # caption the stream during `talkcast live`
+    model: str = "tiny.en"  # for English talks: a known model name, or a folder relative to event.toml
+    multilingual_model: str = "base"  # for talks in any other language
+    cpus: int = 1  # cores the captioner may run on (the kernel holds it to them)
+    threads: int = 1  # CTranslate2 threads of the captioner
+    step: float = 1.0  # seconds of audio between recognition passes
+    window: float = 20.0  # the most audio one pass decodes
+    max_behind: float = 10.0  # drop audio (and say so) rather than fall further behind
+
+
+@dataclass(frozen=True)
 class YouTubeCosts:
     """The [publish.youtube.costs] table: quota units per API call (Google's published costs)."""
 
@@ -354,6 +368,7 @@ class Config:
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     transcribe: TranscribeConfig = field(default_factory=TranscribeConfig)
+    captions: CaptionsConfig = field(default_factory=CaptionsConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
@@ -407,6 +422,7 @@ def _check(loader: Loader, cfg: Config) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         loader.fail("event.timezone", f"unknown time zone '{cfg.event.timezone}'")
     _check_models(loader, cfg)
+    _check_captions(loader, cfg.captions)
     if cfg.schedule.file is not None and not cfg.schedule.file.is_file():
         loader.fail("schedule.file", f"file '{cfg.schedule.file}' does not exist")
     if cfg.event.secrets_file is not None and not cfg.event.secrets_file.is_file():
@@ -429,6 +445,18 @@ def _check(loader: Loader, cfg: Config) -> None:
         if talk.id in seen:
             loader.fail(f"talks[{i}].id", f"'{talk.id}' is used twice")
         seen.add(talk.id)
+
+
+def _check_captions(loader: Loader, captions: CaptionsConfig) -> None:
+    for key, value, low, high in (
+        ("cpus", captions.cpus, 1, os.cpu_count() or 1),
+        ("threads", captions.threads, 1, 16),
+        ("step", captions.step, 0.25, 5.0),
+        ("window", captions.window, 3 * captions.step, 30.0),  # Whisper hears at most 30 s
+        ("max_behind", captions.max_behind, 2.0, 60.0),
+    ):
+        if not low <= value <= high:
+            loader.fail(f"captions.{key}", f"{value:g} is out of range ({low:g}..{high:g})")
 
 
 def _check_destinations(loader: Loader, cfg: Config) -> None:
@@ -503,14 +531,22 @@ def _looks_like_path(model: str) -> bool:
 def _check_models(loader: Loader, cfg: Config) -> None:
     configured = cfg.transcribe.model
     entries = {"": configured} if isinstance(configured, str) else configured
-    for language, model in entries.items():
-        key = f"transcribe.model.{language}" if language else "transcribe.model"
+    checked = [(f"transcribe.model.{lang}" if lang else "transcribe.model", lang, m) for lang, m in entries.items()]
+    checked += [("captions.model", "", cfg.captions.model)]
+    checked += [("captions.multilingual_model", "", cfg.captions.multilingual_model)]
+    for key, language, model in checked:
         if language and language != "default" and whisper_language(language) != language:
             loader.fail(key, f"'{language}' is not a Whisper language code (like en, ru, fr) or 'default'")
-        if not _looks_like_path(model) and model not in (*KNOWN_MODELS, "auto"):
-            loader.fail(key, f"unknown model '{model}'" + did_you_mean(model, [*KNOWN_MODELS, "auto"]))
+        known = (*KNOWN_MODELS, "auto") if key.startswith("transcribe.") else KNOWN_MODELS
+        if not _looks_like_path(model) and model not in known:
+            loader.fail(key, f"unknown model '{model}'" + did_you_mean(model, list(known)))
         if _looks_like_path(model) and not (cfg.base_dir / model).is_dir():
             loader.fail(key, f"model folder '{model}' does not exist")
+
+
+def model_path(model: str, base_dir: Path) -> str:
+    """A configured Whisper model as loaded: a name stays one; a folder relative to ``base_dir`` made absolute."""
+    return str((base_dir / model).resolve()) if _looks_like_path(model) else model
 
 
 def _resolve_secrets(loader: Loader, cfg: Config, environ: Mapping[str, str]) -> Config:

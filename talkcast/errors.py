@@ -15,6 +15,7 @@ converted at the boundary with ``raise ... from err``.
      |    +-- ToolMissing     ffmpeg / ffprobe / espeak-ng / obs not installed
      +-- TalkError            one talk's work failed: talk id, stage; others carry on
      +-- CaptionError         an SRT or WebVTT file that cannot be read
+     +-- ModelError           a Whisper model that cannot be found, fetched or loaded
      +-- ObsError             the OBS websocket connection or a request failed
      |    +-- ObsAuthError    wrong password: never retried
      +-- RelayError           a restream destination could not be supervised
@@ -109,6 +110,14 @@ class TalkError(TalkcastError):
 
 class CaptionError(TalkcastError):
     """An SRT or WebVTT text cannot be read; the message names the file and the cue."""
+
+
+class ModelError(TalkcastError):
+    """A Whisper model cannot be found, fetched or loaded; names the model."""
+
+    def __init__(self, model: str, message: str) -> None:
+        self.model = model
+        super().__init__(f"Whisper model '{model}': {message}")
 
 
 class ObsError(TalkcastError):

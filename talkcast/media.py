@@ -315,14 +315,20 @@ def _tail(lines: Iterable[str]) -> str:
 
 @contextlib.contextmanager
 def _started(
-    full: list[str], what: str, *, stderr: deque[str] | None = None, check: bool = True
+    full: list[str],
+    what: str,
+    *,
+    stderr: deque[str] | None = None,
+    check: bool = True,
+    on_stderr: Callable[[str], None] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """The one place ffmpeg is started: yields the running process, whose stdout the caller reads.
 
     stderr is drained on a thread so that a chatty ffmpeg never blocks on a full pipe;
     its lines go to ``stderr`` if given (the caller wants all of them), else only the
-    last 200 are kept for the error. If the caller is interrupted (Ctrl-C, a cancelled
-    stage, an error while reading), ffmpeg is stopped through
+    last 200 are kept for the error; ``on_stderr`` also gets each line as it comes. If
+    the caller is interrupted (Ctrl-C, a cancelled stage, an error while reading),
+    ffmpeg is stopped through
     ``talkcast.process.terminate``. With ``check``, a non-zero exit raises ``MediaError``
     with the redacted command, the exit code and the tail of stderr.
     """
@@ -332,9 +338,15 @@ def _started(
     lines: deque[str] = stderr if stderr is not None else deque(maxlen=200)
     assert proc.stdout is not None and proc.stderr is not None
     err_pipe = proc.stderr
-    drain = threading.Thread(
-        target=lambda: lines.extend(line.decode(errors="replace") for line in err_pipe), daemon=True
-    )
+
+    def drain_stderr() -> None:
+        for raw in err_pipe:
+            line = raw.decode(errors="replace")
+            lines.append(line)
+            if on_stderr is not None:
+                on_stderr(line)
+
+    drain = threading.Thread(target=drain_stderr, daemon=True)
     drain.start()
     try:
         yield proc
@@ -375,7 +387,14 @@ def run_ffmpeg(
 
 
 @contextlib.contextmanager
-def ffmpeg_output(args: Sequence[str | Path], *, what: str, chunk: int = 1 << 20) -> Iterator[Iterator[bytes]]:
+def ffmpeg_output(
+    args: Sequence[str | Path],
+    *,
+    what: str,
+    chunk: int = 1 << 20,
+    loglevel: str = "error",
+    on_stderr: Callable[[str], None] | None = None,
+) -> Iterator[Iterator[bytes]]:
     """Run ffmpeg with ``args`` (which must write to ``-``) and yield its stdout as chunks of bytes.
 
     For output that is data rather than a file (decoded PCM, raw frames). Same runner as
@@ -384,9 +403,12 @@ def ffmpeg_output(args: Sequence[str | Path], *, what: str, chunk: int = 1 << 20
 
         with ffmpeg_output([... "-f", "f32le", "-"], what="measuring") as chunks:
             for data in chunks: ...
+
+    A filter that reports through the log (``ashowinfo``) needs ``loglevel="info"`` and
+    ``on_stderr``, which gets each line of stderr as ffmpeg prints it.
     """
-    full = [tool("ffmpeg"), "-hide_banner", "-nostdin", "-loglevel", "error", *map(str, args)]
-    with _started(full, what) as proc:
+    full = [tool("ffmpeg"), "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel, *map(str, args)]
+    with _started(full, what, on_stderr=on_stderr) as proc:
         assert proc.stdout is not None
         yield iter(functools.partial(proc.stdout.read, chunk), b"")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from talkcast.config import load_config
+from talkcast.config import load_config, model_path
 from talkcast.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -156,6 +156,22 @@ def test_example_config_in_configs_is_valid() -> None:
     assert cfg.scenes.break_ == "Break"
     assert cfg.destinations[0].kind == "youtube"
     assert cfg.destinations[0].key_env == "TALKCAST_KEY_YOUTUBE"
+
+
+def test_live_captions_are_off_unless_asked_and_their_budget_is_checked(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL), environ={}).captions.live is False
+    (tmp_path / "models" / "fr").mkdir(parents=True)
+    text = MINIMAL + '[captions]\nlive = true\nmultilingual_model = "./models/fr"\nstep = 0.5\n'
+    cfg = load_config(write(tmp_path, text), environ={})
+    assert cfg.captions.live and cfg.captions.model == "tiny.en" and cfg.captions.step == 0.5
+    assert model_path(cfg.captions.multilingual_model, cfg.base_dir) == str((tmp_path / "models" / "fr").resolve())
+    text = MINIMAL + "[captions]\nlive = true\nmax_behind = 0.5\n"
+    assert error_of(write(tmp_path, text)) == "event.toml: captions.max_behind: 0.5 is out of range (2..60)"
+    text = MINIMAL + '[captions]\nmodel = "tiny.eng"\n'
+    assert (
+        error_of(write(tmp_path, text))
+        == "event.toml: captions.model: unknown model 'tiny.eng' (did you mean 'tiny.en'?)"
+    )
 
 
 def test_live_rooms_file_is_a_path_and_the_tokens_origin_is_remembered(tmp_path: Path) -> None:

@@ -71,3 +71,15 @@ def test_obs_that_does_not_answer_is_named(tmp_path: Path, monkeypatch: pytest.M
     assert obs.startswith(f"FAIL OBS websocket: nothing answers at 127.0.0.1:{port}")
     assert "secret-pw-123" not in "\n".join(lines)
     assert code == 1
+
+
+def test_live_captions_need_the_relay_and_their_model(tmp_path: Path) -> None:
+    (tmp_path / "event.toml").write_text('[event]\nname = "x"\noutput_dir = "out"\n[captions]\nlive = true\n')
+    _, lines = doctor(tmp_path / "event.toml")
+    assert "FAIL live captions: [captions] live needs the relay (add [[destinations]] (live.stream on))" in lines
+    (tmp_path / "event.toml").write_text(
+        '[event]\nname = "x"\noutput_dir = "out"\n[captions]\nlive = true\n'
+        '[[destinations]]\nname = "standin"\nurl = "rtmp://127.0.0.1:1/live"\n'
+    )
+    _, lines = doctor(tmp_path / "event.toml")
+    assert "ok   live captions: 'tiny.en' loads; other languages use 'base'" in lines

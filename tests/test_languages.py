@@ -14,9 +14,9 @@ import pytest
 
 from talkcast.config import TranscribeConfig
 from talkcast.errors import TalkError
-from talkcast.transcribe.engine import Vocabulary, bundled_base
 from talkcast.transcribe.models import Choice, HubStatus, choose_auto, hub_status, model_table
 from talkcast.transcribe.talk import Engines, caption_talk
+from talkcast.whisper import Vocabulary, bundled_base
 from tests.support.speech import GLOSSARY_TEXT, speech_wav, talk_video
 
 RUSSIAN = (

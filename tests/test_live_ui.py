@@ -16,6 +16,7 @@ from talkcast.secrets import Secret
 from talkcast.streamer.api import authorized
 from talkcast.streamer.controller import ACTIONS, Controller
 from talkcast.streamer.markers import open_talk
+from talkcast.streamer.snapshot import CaptionsView
 from talkcast.streamer.ui import KEYS, _handle_key, render_status
 from talkcast.webauth import is_loopback
 
@@ -44,6 +45,9 @@ def test_status_screen_shows_obs_state_next_talk_and_keys(tmp_path):
     assert re.search(r"next +Alpha  at \d\d:\d\d:\d\d  in (2:5\d|3:00)", screen)
     assert "not recording" in screen and "s start  e end" in screen
     assert "(untouched until the intro)" in screen
+    assert "captions" not in screen  # [captions] live is off
+    ctl.captions_status = lambda: CaptionsView("paused", "intro on air", (), None, "en", None, 0.0, None, None, 0)
+    assert re.search(r"captions +paused \(intro on air\)", text(render_status(ctl.snapshot())))
 
 
 def test_keys_drive_the_controller_and_quit_asks_first(tmp_path):

@@ -17,9 +17,10 @@ import pytest
 from talkcast.captions import Cue
 from talkcast.config import TranscribeConfig
 from talkcast.media import tool
-from talkcast.transcribe.engine import Engine, Vocabulary, load_engine
+from talkcast.transcribe.engine import Engine, load_engine
 from talkcast.transcribe.run import SAMPLE_RATE, decode_audio, transcribe_talk
 from talkcast.transcribe.segment import CueRules, check_cue
+from talkcast.whisper import Vocabulary
 from tests.support.speech import talk_video, word_error_rate
 
 SPEECH = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "speech" / "stereo_diarization.wav"

@@ -282,3 +282,31 @@ def test_the_view_reads_a_real_snapshot(tmp_path):
     assert view["current"] is None and view["mode"] == "manual"
     assert view["warnings"][0]["key"] == "obs"
     assert view["talks"] == [{"at": view["next"]["at"], "title": "Alpha <script>", "state": "next"}]
+
+
+def captions(**fields):
+    """The ``captions`` part of a snapshot (``CaptionsView``) while a talk is captioned."""
+    lines = ["we move the leaders one broker", "at a time"]
+    base = {"state": "captioning", "reason": "", "lines": lines, "talk": "kafka", "language": "en", "lag_s": 1.84,
+            "dropped_s": 0.0, "dropped_ago_s": None, "cpu_pct": 38.2, "sent": 12}  # fmt: skip
+    return {**base, **fields}
+
+
+def test_live_captions_show_the_lines_going_out_and_how_they_keep_up():
+    assert view_model(state())["captions"] is None  # [captions] live is off: no box at all
+    view = view_model(state(captions=captions()))["captions"]
+    assert view["shown"] and view["label"] == "On the stream"
+    assert (view["top"], view["bottom"]) == ("we move the leaders one broker", "at a time")
+    assert view["note"] == "1.8 s after the audio, captioner CPU 38%"
+    paused = view_model(state(captions=captions(state="paused", reason="break on air", lines=[])))["captions"]
+    assert not paused["shown"] and paused["label"] == "Paused: break on air"
+
+
+def test_live_captions_that_fail_or_fall_behind_are_warnings():
+    failed = captions(state="failed", reason="Whisper model 'base' does not know the language 'xx'", lines=[])
+    [warning] = view_model(state(captions=failed))["warnings"]
+    assert warning["key"] == "captions:failed" and "does not know the language" in warning["text"]
+    behind = view_model(state(captions=captions(dropped_s=12.0, dropped_ago_s=5.0)))
+    assert [w["key"] for w in behind["warnings"]] == ["captions:dropped"]
+    assert "12 s of audio skipped" in behind["captions"]["note"]
+    assert view_model(state(captions=captions(dropped_s=12.0, dropped_ago_s=300.0)))["warnings"] == []

@@ -238,3 +238,19 @@ async def test_the_room_keeps_the_host_check_and_serves_its_assets(tmp_path):
             assert r.status == 200 and r.content_type == "text/css"
         async with http.get(room.url + "/room/static/__init__.py") as r:
             assert r.status == 404
+
+
+async def test_the_page_shows_the_live_captions_without_reading_each_one_out(tmp_path):
+    from talkcast.streamer.snapshot import CaptionsView
+
+    view = CaptionsView("captioning", "", ("First, we measure <the> lag", "on every partition"), "a", "en",
+                        1.5, 0.0, None, 30.0, 4)  # fmt: skip
+    async with served(tmp_path) as room, browser() as http:
+        await log_in(http, room)
+        async with http.get(room.url + "/room") as r:
+            assert 'data-show="captions" hidden' in await r.text()  # not configured: no box
+        room.controller.captions_status = lambda: view
+        async with http.get(room.url + "/room") as r:
+            page = await r.text()
+        box = page.split('class="cc"', 1)[1].split("</div>", 1)[0]
+        assert 'aria-live="off"' in box and "First, we measure &lt;the&gt; lag" in box and "on every partition" in box

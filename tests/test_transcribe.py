@@ -20,17 +20,10 @@ from talkcast.captions import Cue
 from talkcast.config import TranscribeConfig
 from talkcast.errors import TalkError
 from talkcast.transcribe import engine as engine_module
-from talkcast.transcribe.engine import (
-    Engine,
-    ModelError,
-    Vocabulary,
-    bundled_tiny_en,
-    load_engine,
-    speech_windows,
-    vote_language,
-)
+from talkcast.transcribe.engine import Engine, load_engine, speech_windows, vote_language
 from talkcast.transcribe.run import TranscriptResult, thread_budget, transcribe_talk
 from talkcast.transcribe.segment import CueRules, check_cue
+from talkcast.whisper import ModelError, Vocabulary, bundled_tiny_en
 from tests.support.speech import (
     FRENCH_TALK,
     GLOSSARY,

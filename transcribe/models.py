@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from talkcast.config import DEFAULT_MODELS
+from talkcast.config import DEFAULT_MODELS, model_path
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +70,7 @@ def model_table(configured: str | Mapping[str, str], base_dir: Path) -> dict[str
     else:
         table = dict(configured)
     table = {DEFAULT: DEFAULT_MODELS[DEFAULT], **table}
-    return {lang: _folder(m, base_dir) for lang, m in table.items()}
-
-
-def _folder(model: str, base_dir: Path) -> str:
-    """A model folder given relative to event.toml made absolute; names stay names."""
-    return str((base_dir / model).resolve()) if "/" in model or model.startswith(".") else model
+    return {lang: model_path(m, base_dir) for lang, m in table.items()}
 
 
 def configured_for(table: Mapping[str, str], language: str) -> tuple[str, str]:

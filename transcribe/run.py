@@ -24,10 +24,11 @@ from talkcast.config import Config, TranscribeConfig
 from talkcast.cuts import TalkCut
 from talkcast.errors import MediaError, TalkError
 from talkcast.media import probe
-from talkcast.transcribe.engine import SAMPLE_RATE, Bias, Engine, Vocabulary, normalise_language
+from talkcast.transcribe.engine import Bias, Engine
 from talkcast.transcribe.gate import RawSegment, gate_segments, review_reasons
 from talkcast.transcribe.segment import CueRules, segment_words, snap_to_speech
 from talkcast.transcribe.writers import render_json, render_transcript, write_text
+from talkcast.whisper import SAMPLE_RATE, Vocabulary, normalise_language
 
 STAGE = "transcribe"
 UNDETERMINED = "und"  # BCP 47 for "no language found": a talk without speech

@@ -20,7 +20,7 @@ import numpy as np
 from talkcast.config import TranscribeConfig
 from talkcast.errors import TalkError
 from talkcast.talks import whisper_language
-from talkcast.transcribe.engine import SAMPLE_RATE, Engine, ModelError, Vocabulary, bundled_base, load_engine
+from talkcast.transcribe.engine import Engine, load_engine
 from talkcast.transcribe.models import (
     AUTO,
     BUNDLED_MULTILINGUAL,
@@ -32,6 +32,7 @@ from talkcast.transcribe.models import (
     is_english_only,
 )
 from talkcast.transcribe.run import STAGE, TalkAudio, TranscriptResult, load_audio, transcribe_audio
+from talkcast.whisper import SAMPLE_RATE, ModelError, Vocabulary, bundled_base
 
 log = logging.getLogger(__name__)
 

@@ -49,6 +49,14 @@ CONFIRM = {
 }
 _ACTION_NAME = re.compile(r"[a-z][a-z-]{0,31}")
 _KEY_LABELS = {"s": "Start talk now", "e": "End talk", "o": "Outro"}  # the keys suggestions name
+_CAPTION_STATES = {
+    "captioning": "On the stream",
+    "paused": "Paused",
+    "waiting": "Waiting for the programme",
+    "starting": "Starting",
+    "failed": "Not working",
+}
+DROP_WARNING_S = 60.0  # a drop stays a warning this long
 
 
 def check_action(action: str, body: bytes) -> None:
@@ -230,6 +238,44 @@ def _destination(d: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _captions(c: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The live captions box: the two lines going out now, and how it keeps up."""
+    if not c:
+        return None
+    state, reason = str(c.get("state") or ""), str(c.get("reason") or "")
+    lines = [str(line) for line in c.get("lines") or []]
+    facts = []
+    if c.get("lag_s") is not None and state == "captioning":
+        facts.append(f"{float(c['lag_s']):.1f} s after the audio")
+    if c.get("cpu_pct") is not None:
+        facts.append(f"captioner CPU {float(c['cpu_pct']):.0f}%")
+    if c.get("dropped_s"):
+        facts.append(f"{float(c['dropped_s']):.0f} s of audio skipped to keep up")
+    return {
+        "shown": bool(lines),
+        "state": state,
+        "label": _CAPTION_STATES.get(state, state) + (f": {reason}" if reason else ""),
+        "top": lines[0] if len(lines) > 1 else "",
+        "bottom": lines[-1] if lines else "",
+        "lines": lines,
+        "note": ", ".join(facts),
+    }
+
+
+def _caption_warnings(c: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    if not c:
+        return []
+    out = []
+    if c.get("state") == "failed":
+        out.append(("captions:failed", f"Live captions are not working: {c.get('reason') or 'see the log'}"))
+    ago = c.get("dropped_ago_s")
+    if ago is not None and float(ago) < DROP_WARNING_S:
+        out.append(
+            ("captions:dropped", "Live captions fell behind and skipped audio to catch up (the machine is busy)")
+        )
+    return out
+
+
 def _destination_warnings(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     out = []
     for d in rows:
@@ -277,6 +323,7 @@ def warnings(state: Mapping[str, Any], minutes_left: float | None) -> list[dict[
     if minutes_left is not None and minutes_left < LOW_SPACE_MINUTES:
         found.append(("disk", f"Only about {span_words(minutes_left * 60)} of recording space left on disk"))
     found += _destination_warnings(state.get("destinations") or [])
+    found += _caption_warnings(state.get("captions"))
     return [{"key": key, "text": text} for key, text in found]
 
 
@@ -331,6 +378,7 @@ def view_model(state: Mapping[str, Any]) -> dict[str, Any]:
             for t in state.get("talks") or []
         ],
         "undo_available": state.get("undo_available") is True,
+        "captions": _captions(state.get("captions")),
         # talkcast drives a YouTube broadcast (its row is among the destinations): offer to end it
         "broadcast": any(d.get("kind") == "broadcast" for d in state.get("destinations") or []),
     }

@@ -1,0 +1,158 @@
+"""Streaming recognition: the stable-prefix policy and the window budget, then the real tiny.en.
+
+The policy tests script the decoder and the speech detector. Their audio carries its own
+clock: each sample is its stream time, positive where someone speaks and negative in
+silence, so the scripted decoder knows which words a window holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+
+import numpy as np
+import pytest
+
+from talkcast.streamer.captions.agreement import LocalAgreement, Word, normalise
+from talkcast.streamer.captions.recognizer import (
+    WORDS_PER_SECOND,
+    Budget,
+    Recognizer,
+    WhisperDecoder,
+    repeat_at,
+    silero_speech,
+)
+from talkcast.whisper import SAMPLE_RATE, Vocabulary, load_whisper
+from tests.support.speech import speech_wav, word_error_rate
+
+SPOKEN = "we move the leaders one broker at a time so that the cluster never loses its quorum"
+SCRIPT = SPOKEN.split()
+
+
+def timeline(text: list[str], start: float = 1.0, length: float = 0.4) -> list[Word]:
+    return [Word(w, start + i * length, start + i * length + length * 0.9) for i, w in enumerate(text)]
+
+
+def test_two_passes_must_agree_and_a_commit_is_never_taken_back():
+    agreement = LocalAgreement()
+    assert agreement.update(timeline(["we", "move", "the"])) == []
+    first = agreement.update(timeline(["we", "move", "the", "leader"]))
+    assert [w.text for w in first] == ["we", "move", "the"]
+    # The next pass hears "leaders", and repeats the committed words: nothing is committed twice.
+    assert [w.text for w in agreement.update(timeline(["we", "move", "the", "leaders", "one"]))] == []
+    assert [w.text for w in agreement.update(timeline(["We", "move", "the", "leaders,", "one", "broker"]))] == [
+        "leaders,",
+        "one",
+    ]
+    assert [w.text for w in agreement.flush()] == ["broker"]
+
+
+def test_an_old_word_is_final_even_when_the_passes_disagree():
+    agreement = LocalAgreement()
+    agreement.update(timeline(["vitaly", "explains", "kafka"]))
+    out = agreement.update(timeline(["vitali", "explains", "kafka"]), settled=1.9)  # "vitali" ended at 1.36
+    assert [w.text for w in out] == ["vitali", "explains"]  # "explains" ended at 1.76: settled too
+
+
+def test_words_are_compared_without_case_or_punctuation():
+    assert normalise("Kafka,") == normalise("kafka") and normalise("don't") == normalise("don’t")
+
+
+class Scripted:
+    """A decoder that hears the script's words lying wholly inside the window it gets."""
+
+    def __init__(self, words: list[Word]) -> None:
+        self.words = words
+        self.windows: list[float] = []
+        self.prefixes: list[str] = []
+
+    def __call__(self, audio: np.ndarray, prompt: str, prefix: str, most: int) -> list[Word]:
+        start, end = abs(float(audio[0])), abs(float(audio[-1]))
+        self.windows.append(audio.size / SAMPLE_RATE)
+        self.prefixes.append(prefix)
+        inside = [w for w in self.words if w.start >= start and w.end <= end]
+        skip = len(prefix.split())  # as Whisper does, it goes on after the words it is given
+        return [Word(w.text, w.start - start, w.end - start) for w in inside[skip:]][:most]
+
+
+def by_sign(audio: np.ndarray) -> np.ndarray:
+    usable = audio[: audio.size - audio.size % 512].reshape(-1, 512)
+    return (usable.mean(axis=1) > 0).astype(np.float32)
+
+
+def clock_audio(seconds: float, speech: list[tuple[float, float]]) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE), dtype=np.float64) / SAMPLE_RATE + 1e-3
+    spoken = np.zeros(t.size, bool)
+    for a, b in speech:
+        spoken |= (t >= a) & (t < b)
+    return np.where(spoken, t, -t).astype(np.float32)
+
+
+def run(recognizer: Recognizer, audio: np.ndarray, step: float = 1.0) -> list[Word]:
+    out, n = [], int(step * SAMPLE_RATE)
+    for i in range(0, audio.size, n):
+        recognizer.push(audio[i : i + n], i / SAMPLE_RATE)
+        out += recognizer.process()
+    return out
+
+
+def test_every_word_is_committed_once_in_order_and_a_pause_ends_the_utterance():
+    words = timeline(SCRIPT, start=1.0)
+    decoder = Scripted(words)
+    recognizer = Recognizer(decoder, by_sign, Budget())
+    out = run(recognizer, clock_audio(10.0, [(1.0, words[-1].end + 0.05)]))
+    assert [w.text for w in out] == SCRIPT
+    assert len(decoder.windows) < 10  # no pass over the silence before the first word or after the pause
+
+
+def test_no_pass_decodes_more_than_the_window():
+    words = timeline(SCRIPT * 5, start=0.5, length=0.35)  # 30 s without a pause
+    decoder = Scripted(words)
+    budget = Budget(window=6.0, trim=4.0)
+    out = run(Recognizer(decoder, by_sign, budget), clock_audio(32.0, [(0.5, words[-1].end + 0.05)]))
+    assert max(decoder.windows) <= budget.window + 1e-6
+    assert [w.text for w in out] == [w.text for w in words]  # bounded, and nothing lost
+
+
+@pytest.mark.whisper
+def test_tiny_en_streams_an_espeak_talk_about_as_well_as_it_transcribes_it(tmp_path):
+    text = "First, we measure the consumer lag on every partition. Then we move the leaders, one broker at a time."
+    wav = speech_wav(text, tmp_path / "talk.wav")
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(wav), "-af", "adelay=500,apad=pad_dur=1.5", "-ac", "1", "-ar", "16000",
+         "-f", "f32le", "-"], capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    audio = np.frombuffer(raw, np.float32)
+    model, _ = load_whisper("tiny.en", compute_type="int8", threads=1)
+    decoder = WhisperDecoder(model, "en", Vocabulary(glossary=("Kafka",)).hotwords())
+    out = run(Recognizer(decoder, silero_speech(), Budget()), audio)
+    assert word_error_rate(text, " ".join(w.text for w in out)) <= 0.15
+    assert all(a.end <= b.start + 0.05 for a, b in itertools.pairwise(out))  # in order, none twice
+
+
+def test_a_pass_starts_after_the_final_words_in_its_window_and_cannot_run_away():
+    words = timeline(SCRIPT, start=1.0)
+    decoder = Scripted(words)
+    run(Recognizer(decoder, by_sign, Budget()), clock_audio(8.0, [(1.0, words[-1].end + 0.05)]))
+    # Whisper is given the committed words still in the window, and continues after them.
+    assert any(p.startswith("we move the") for p in decoder.prefixes)
+
+    class Inventive(Scripted):
+        def __call__(self, audio, prompt, prefix, most):
+            return [Word("blah", 0.1 * i, 0.1 * i + 0.05) for i in range(40)][:most]
+
+    out = run(Recognizer(Inventive(words), by_sign, Budget()), clock_audio(3.0, [(1.0, 2.0)]))
+    assert len(out) <= 2 * WORDS_PER_SECOND  # a second of speech holds a few words (plus a little slack), not forty
+
+
+def test_a_loop_is_found_where_it_starts():
+    assert repeat_at(SCRIPT[:4] * 2) == 4
+    assert repeat_at(SCRIPT) == len(SCRIPT)
+
+
+@pytest.mark.whisper
+def test_voice_activity_detection_leaves_the_audio_alone():
+    audio = np.random.default_rng(1).normal(0, 0.1, 16_000).astype(np.float32)
+    before = audio.copy()
+    assert silero_speech()(audio).size == 31
+    assert np.array_equal(audio, before)  # Silero writes into what it is given; the detector gives it a copy
