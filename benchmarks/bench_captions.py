@@ -169,7 +169,8 @@ def replay(texts: list[TimedSpeech], *, padded: bool) -> tuple[list[float], list
         for speech in texts:
             audio = pcm16k(speech)
             for offset in (0, RATE // 2):
-                recognizer = rec.Recognizer(rec.WhisperDecoder(model, "en", vocabulary.hotwords()), rec.silero_speech())
+                decoder = rec.WhisperDecoder(model, "en", vocabulary.hint("glossary"))  # as live, by default
+                recognizer = rec.Recognizer(decoder, rec.silero_speech())
                 words = []
                 for i in range(offset, audio.size, RATE):
                     recognizer.push(audio[i : i + RATE], i / RATE)

@@ -199,7 +199,7 @@ class PassLoop:
             log.error("%s", err)
             return
         budget = Budget(step=self.setup.step, window=self.setup.window)
-        decoder = WhisperDecoder(model, mode.language, mode.hotwords, budget.max_tokens)
+        decoder = WhisperDecoder(model, mode.language, mode.hotwords, budget.max_tokens, budget.beam)
         self.recognizer = Recognizer(decoder, self.speech, budget)
 
     def _pass(self, mode: Mode, pieces: list[Piece]) -> None:
