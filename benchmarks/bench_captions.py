@@ -38,6 +38,9 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_relay import pct
 
 from talkcast.config import (
     CaptionsConfig,
@@ -79,11 +82,6 @@ SHORT_TEXTS = (
     "procedure with a small Python tool. It reads the topology from the cluster, and applies a plan in small steps.",
 )
 TITLE, SPEAKERS = "Balancing a Kafka cluster", ("Vitaly Dobrovolsky",)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def captioner_cpu() -> float:

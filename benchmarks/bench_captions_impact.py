@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_captions import SHORT_TEXTS, captioner_cpu
 from bench_relay import match_delays, packet_reader, pct
+from bench_room import observe
 
 from talkcast.config import (
     CaptionsConfig,
@@ -66,15 +67,6 @@ from tests.support.timed_speech import timed_speech
 TALKS = int(os.environ.get("TALKS", "4"))
 GAP = 3.0  # seconds of Break between talks
 KEY = Secret("impact-bench")
-
-
-async def observe(obs: ObsInstance, seen: list[tuple[float, str]], ready: asyncio.Event) -> None:
-    async with ObsClient.connect(obs_config(obs)) as client:
-        with client.subscribe() as events:
-            ready.set()
-            async for event in events:
-                if event.type == "CurrentProgramSceneChanged":
-                    seen.append((now().timestamp(), event.data["sceneName"]))
 
 
 def plan(first_in: float, talk_s: float) -> tuple[Schedule, list[tuple[float, str]]]:
