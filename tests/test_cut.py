@@ -284,6 +284,21 @@ def test_loudness_is_normalised_to_the_target(tmp_path, media):
     assert_clean(result)
 
 
+def test_a_limited_result_is_reported_as_measured_from_the_file(tmp_path, media):
+    # A peak limit the gain would break: the limiter catches the peaks, so the figures
+    # after it cannot be predicted from the gain and are measured on the finished audio.
+    src = media["mkv25"]
+    settings = RecordingConfig(loudness_target=-16.0, true_peak=-9.0)
+    result = cut(tmp_path, [Span(src.path, 2.0, 14.0)], settings)
+    lo = result.loudness
+    assert lo["normalization_type"] == "linear+limiter"
+    assert lo["output_tp"] <= -9.0 + 0.5
+    assert lo["output_i"] == pytest.approx(measure_file(result.video).integrated, abs=0.05)
+    assert lo["output_i"] == pytest.approx(_ebur128_integrated(result.video), abs=0.3)
+    assert "audio: measure result" in result.timings
+    assert_clean(result)
+
+
 def _ebur128_integrated(path: Path) -> float:
     err = subprocess.run(
         [tool("ffmpeg"), "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a:0", "-af", "ebur128",
