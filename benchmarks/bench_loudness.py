@@ -198,11 +198,23 @@ def with_speech(src: Path) -> Path:
     return out
 
 
-def compare(src: Path, work: Path, seconds: float, *, reencode: bool) -> None:
-    """The three cuts of one source side by side, by wall time and by CPU seconds."""
+def compare(src: Path, work: Path, seconds: float, *, reencode: bool, repeat: int) -> None:
+    """The three cuts of one source side by side, by wall time and by CPU seconds.
+
+    The smart cuts take seconds, so one burst of someone else's work skews them: each
+    runs ``repeat`` times and counts with its median (the re-encode, minutes long,
+    averages the load out by itself).
+    """
     tag = src.stem
-    smart_loud, loud = cut(src, work, f"{tag}-smart-loudness", "smart", seconds, True)
-    smart_plain, _ = cut(src, work, f"{tag}-smart-plain", "smart", seconds, False)
+
+    def median_cut(name: str, loud: bool) -> tuple[float, dict]:
+        runs = [cut(src, work, f"{name}-{r}", "smart", seconds, loud) for r in range(repeat)]
+        middle = sorted(range(repeat), key=lambda r: runs[r][0])[repeat // 2]
+        CPU[name] = CPU[f"{name}-{middle}"]
+        return runs[middle]
+
+    smart_loud, loud = median_cut(f"{tag}-smart-loudness", True)
+    smart_plain, _ = median_cut(f"{tag}-smart-plain", False)
     rows = [("smart + loudness", smart_loud), ("smart, no loudness", smart_plain)]
     if reencode:
         rows.append(("reencode + loudness", cut(src, work, f"{tag}-reencode-loudness", "reencode", seconds, True)[0]))
@@ -224,6 +236,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--skip-reencode", action="store_true", help="leave out the (slow) full re-encode")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each smart cut (their median counts)")
     parser.add_argument("--audio", choices=("speech", "tone", "both"), default="both",
                         help="the recording's sound: speech (a talk), bench_cut's tone, or each in turn")  # fmt: skip
     args = parser.parse_args()
@@ -235,7 +248,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-loudness-", dir=CACHE) as tmp:
         work = Path(tmp)
         for src in sources:
-            compare(src, work, seconds, reencode=not args.skip_reencode)
+            compare(src, work, seconds, reencode=not args.skip_reencode, repeat=args.repeat)
         audio_alone(sources[0], work, seconds)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
