@@ -201,9 +201,9 @@ def _open(talk: TalkCut, span: Span, notes: list[str], *, joined: bool) -> _Sour
     return _Source(span=span, info=info, video=video, index=index, params=params, rng=rng)
 
 
-# Seconds of the recording read either side of a talk: more than any keyframe interval
-# OBS offers (its default is about 8 s), so the seek before the start lands on a keyframe
-# before the talk, and the damage check sees a little around it.
+# Seconds of the recording read either side of a talk: several keyframe intervals at
+# OBS's default (about 8 s), so the seek lands on a keyframe before the talk; a longer
+# interval makes ``covers`` fail, and the whole file is read.
 _INDEX_MARGIN = 30.0
 
 
