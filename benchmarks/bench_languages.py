@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/bench_languages.py [--langs en,ru,fr]
 
 Speech: a technical SRE paragraph per language spoken by espeak-ng (and, for English, by
 Festival's text2wave when installed), plus real human speech for English (the two
-LibriSpeech sentences of ../shared/fixtures/speech, one per channel). For each model
+LibriSpeech sentences of ``tests.support.speech.LIBRISPEECH``, one per channel). For each model
 (tiny.en for English only, base for every language) two decodings of the same audio:
 
 - plain: faster-whisper's ``model.transcribe(file, language=...)`` with its own defaults;

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -46,6 +47,7 @@ from talkcast.recorder.smart import (
     FrameRange,
     SourceIndex,
     concat_list,
+    covers,
     frame_range,
     mux_args,
     read_source,
@@ -99,6 +101,7 @@ class _Plan:
     audio: Path | None = None
     loudness: dict[str, Any] = field(default_factory=dict)
     timings: Timings = field(default_factory=Timings)
+    report: Callable[[], None] = lambda: None  # fills ``loudness`` once the audio is made
 
     @property
     def total(self) -> float:
@@ -155,6 +158,15 @@ def _probe_source(talk: TalkCut, span: Span) -> tuple[Probe, Stream]:
         raise TalkError(talk.id, f"recording {name} has no video stream", stage="cut")
     if info.audio is None:
         raise TalkError(talk.id, f"recording {name} has no audio stream", stage="cut")
+    if "mpegts" in info.format_name.split(","):
+        # ffmpeg's seek in an MPEG-TS file lands on the keyframe after the time asked for,
+        # so every piece would start up to a GOP late: refuse rather than cut wrong frames.
+        raise TalkError(
+            talk.id,
+            f"recording {name} is MPEG-TS, which cannot be cut to the frame; remux it to MKV first "
+            f'(ffmpeg -i "{name}" -c copy "{span.file.stem}.mkv") and use that file',
+            stage="cut",
+        )
     return info, info.video
 
 
@@ -167,7 +179,7 @@ def _open(talk: TalkCut, span: Span, notes: list[str], *, joined: bool) -> _Sour
     name = span.file.name
     info, video = _probe_source(talk, span)
     try:
-        index, audio = read_source(span.file, info)
+        index, audio = _read_index(span, info, joined=joined)
     except MediaError as err:
         raise TalkError(talk.id, str(err), stage="cut") from err
     end = span.end
@@ -187,6 +199,32 @@ def _open(talk: TalkCut, span: Span, notes: list[str], *, joined: bool) -> _Sour
         raise TalkError(talk.id, damage.line(f"the recording {name}"), stage="cut")
     params = video_params(video, read_x264_options(span.file))
     return _Source(span=span, info=info, video=video, index=index, params=params, rng=rng)
+
+
+# Seconds of the recording read either side of a talk: several keyframe intervals at
+# OBS's default (about 8 s), so the seek lands on a keyframe before the talk; a longer
+# interval makes ``covers`` fail, and the whole file is read.
+_INDEX_MARGIN = 30.0
+
+
+def _read_index(span: Span, info: Probe, *, joined: bool) -> tuple[SourceIndex, list[float]]:
+    """The recording's packet index, read only from a little before the span on.
+
+    A talk late in an evening's recording needs only its own stretch of the packet table,
+    which is read before any cutting starts (about 1 CPU-s per quarter hour of 720p
+    here). A span continued in the next recording reads to the end of this one, for the
+    check of a truncated end. If the window misses the keyframe before the start, the
+    whole file is read after all.
+    """
+    lo = span.start - _INDEX_MARGIN
+    to_end = joined or info.duration is None or span.end + _INDEX_MARGIN >= info.duration
+    hi = None if to_end else span.end + _INDEX_MARGIN
+    if lo <= 0 and hi is None:
+        return read_source(span.file, info)
+    index, audio = read_source(span.file, info, between=(max(0.0, lo), hi))
+    if covers(index, span.start, None if hi is None else span.end):
+        return index, audio
+    return read_source(span.file, info)
 
 
 def _remove_leftovers(out_dir: Path) -> None:
@@ -314,11 +352,11 @@ def _make_pieces(
             if mode == "smart" and copyable_audio([s.info for s in sources], keep, cards=bool(title or end))
             else None
         )
-        job = audio_job(
+        make, plan.report = audio_job(
             ranges, plan.audio, settings, before=plan.before, after=plan.after, result=plan.loudness,
             timings=plan.timings, copyable=copyable,
         )  # fmt: skip
-        runs.insert(0, job)  # the audio is the longest chain (measure, then encode): start it first
+        runs.insert(0, make)  # the audio is the longest chain (measure, then encode): start it first
     run_parallel(talk.id, runs)
     return plan
 
@@ -330,18 +368,26 @@ def _join(
     listing = plan.jobs[0].out.parent / "pieces.ffconcat"
     listing.write_text(concat_list([(job.out, job.seconds) for job in plan.jobs]), encoding="utf-8")
     expected = sum(job.frames for job in plan.jobs)
-    with atomic_path(final) as tmp_out, plan.timings.step("join"):
-        try:
-            args = mux_args(listing.absolute(), plan.audio, tmp_out, copy_audio_from_video=copy_audio,
-                            fps=_grid(sources))  # fmt: skip
-            run_ffmpeg(args, what="join")
-        except MediaError as err:
-            raise TalkError(talk.id, str(err), stage="cut") from err
-        with plan.timings.step("verify"):
-            slack = COPY_AV_TOLERANCE if copy_audio else AV_TOLERANCE
-            check = verify_cut(tmp_out, frames=expected, joins=plan.joins, av_tolerance=slack)
-        if check.damage is not None:
-            raise TalkError(talk.id, check.damage.line("the cut"), stage="cut")
+    # The loudness report may have to measure the audio file (after a limiter): it reads
+    # only that file, so it runs beside the join and the verification instead of before.
+    with ThreadPoolExecutor(1) as pool:
+        report = pool.submit(plan.report)
+        with atomic_path(final) as tmp_out, plan.timings.step("join"):
+            try:
+                args = mux_args(listing.absolute(), plan.audio, tmp_out, copy_audio_from_video=copy_audio,
+                                fps=_grid(sources))  # fmt: skip
+                run_ffmpeg(args, what="join")
+            except MediaError as err:
+                raise TalkError(talk.id, str(err), stage="cut") from err
+            with plan.timings.step("verify"):
+                slack = COPY_AV_TOLERANCE if copy_audio else AV_TOLERANCE
+                check = verify_cut(tmp_out, frames=expected, joins=plan.joins, av_tolerance=slack)
+            if check.damage is not None:
+                raise TalkError(talk.id, check.damage.line("the cut"), stage="cut")
+            try:
+                report.result()
+            except MediaError as err:
+                raise TalkError(talk.id, str(err), stage="cut") from err
     return check.duration, expected
 
 

@@ -41,7 +41,7 @@ SILENT_LUFS = -70.0  # the absolute gate; a talk this quiet is silence
 _OVERSAMPLE = 4
 _PEAK_MARGIN_DB = 3.0  # blocks this far below the loudest sample practically never hold the true peak
 _TP_MARGIN = 64  # samples of context each side when oversampling a block
-_MAX_TP_BLOCKS = 16  # per chunk fed (10 s from a pipe)
+_MAX_TP_BLOCKS = 64  # over the whole talk
 
 # BS.1770 K-weighting at 48 kHz: a high shelf, then the RLB high-pass.
 _SHELF = ((1.53512485958697, -2.69169618940638, 1.19839281085285), (1.0, -1.69065929318241, 0.73248077421585))
@@ -89,58 +89,86 @@ _WEIGHT = _k_weight(SUB_BLOCK)
 
 
 @dataclass(frozen=True)
+class Loudest:
+    """The blocks that may hold the true peak: each one's sample peak, and its samples with some context."""
+
+    levels: np.ndarray  # (blocks,): the largest |sample| of each block, both channels
+    segments: np.ndarray  # (blocks, SUB_BLOCK + 2 * _TP_MARGIN, 2)
+
+    def merged(self, other: Loudest) -> Loudest:
+        """The blocks of both that may still hold the true peak: within 3 dB of the loudest sample, the loudest few.
+
+        Blocks this far below the loudest sample practically never hold the true peak, and
+        a steady tone makes every block a candidate; so the few loudest suffice.
+        """
+        levels = np.concatenate([self.levels, other.levels])
+        segments = np.concatenate([self.segments, other.segments])
+        floor = float(levels.max(initial=0.0)) * 10 ** (-_PEAK_MARGIN_DB / 20)
+        keep = np.flatnonzero(levels >= floor)
+        keep = keep[np.argsort(levels[keep], kind="stable")[::-1][:_MAX_TP_BLOCKS]]
+        return Loudest(levels[keep], segments[keep])
+
+    def true_peak(self) -> float:
+        """The largest |sample| of the blocks 4x oversampled (the context absorbs the FFT's wrap-around ringing)."""
+        if not len(self.levels):
+            return 0.0
+        width = self.segments.shape[1]
+        up = np.fft.irfft(np.fft.rfft(self.segments, axis=1), n=width * _OVERSAMPLE, axis=1) * _OVERSAMPLE
+        inner = up[:, _TP_MARGIN * _OVERSAMPLE : -_TP_MARGIN * _OVERSAMPLE]
+        return max(float(np.abs(inner).max(initial=0.0)), float(self.levels.max()))
+
+
+_NONE_LOUD = Loudest(np.zeros(0, np.float32), np.zeros((0, SUB_BLOCK + 2 * _TP_MARGIN, 2), np.float32))
+
+
+@dataclass(frozen=True)
 class ChunkStats:
     """What the meter keeps of a run of whole 100 ms blocks: enough to gate any number of them together."""
 
     energy: np.ndarray  # per 100 ms block: K-weighted mean square, summed over channels
-    sample_peak: float
-    true_peak: float  # linear, of the loudest blocks oversampled
+    loudest: Loudest
 
 
 def chunk_stats(data: np.ndarray, before: np.ndarray) -> ChunkStats:
-    """Block energies and peaks of ``data`` (shape (k * SUB_BLOCK, 2)); ``before`` is the audio just before it.
+    """Block energies and true-peak candidates of ``data`` (shape (k * SUB_BLOCK, 2)), after ``before``.
 
     Pure, and independent of every other chunk but for ``before``: chunks are measured in
     parallel and combined exactly (``combine``), since BS.1770's gating works on block
-    energies and the blocks never straddle two chunks.
+    energies and the blocks never straddle two chunks. The true peak is found once, over
+    the loudest blocks of all chunks (oversampling them is most of a meter's work).
     """
     channels = np.ascontiguousarray(data.T).reshape(2, -1, SUB_BLOCK)  # (channel, block, sample)
     spectrum = np.fft.rfft(channels, axis=-1)
     power = spectrum.real**2 + spectrum.imag**2
     energy = (power @ _WEIGHT).sum(axis=0, dtype=np.float64)
     peaks = np.abs(channels).max(axis=(0, 2))
-    return ChunkStats(energy, float(peaks.max(initial=0.0)), _true_peak(data, before, peaks))
+    return ChunkStats(energy, _candidates(data, before, peaks))
 
 
-def _true_peak(data: np.ndarray, before: np.ndarray, peaks: np.ndarray) -> float:
-    """The 4x oversampled peak of the chunk's loudest blocks (within 3 dB of its loudest sample, at most a few)."""
-    floor = float(peaks.max(initial=0.0)) * 10 ** (-_PEAK_MARGIN_DB / 20)
-    # Each candidate block with a little context either side, oversampled in one batch;
-    # the context absorbs the FFT's wrap-around ringing and is then discarded.
+def _candidates(data: np.ndarray, before: np.ndarray, peaks: np.ndarray) -> Loudest:
+    """The chunk's loudest blocks (as ``Loudest.merged`` keeps them), each with a little context either side."""
     # Where there is no real context (start of the talk, end of this chunk), an odd
     # reflection continues the waveform smoothly; zeros would add a step that rings.
+    floor = float(peaks.max(initial=0.0)) * 10 ** (-_PEAK_MARGIN_DB / 20)
+    blocks = np.flatnonzero(peaks >= floor)
+    blocks = blocks[np.argsort(peaks[blocks], kind="stable")[::-1][:_MAX_TP_BLOCKS]]
     context = np.pad(
         np.concatenate([before[-_TP_MARGIN:], data]), ((_TP_MARGIN, _TP_MARGIN), (0, 0)), mode="reflect",
         reflect_type="odd",
     )  # fmt: skip
     offset = _TP_MARGIN + min(len(before), _TP_MARGIN)
-    candidates = np.flatnonzero(peaks >= floor)
-    # A steady tone makes every block a candidate; the loudest few per chunk suffice.
-    candidates = candidates[np.argsort(peaks[candidates])[::-1][:_MAX_TP_BLOCKS]]
-    if not len(candidates):
-        return 0.0
     width = SUB_BLOCK + 2 * _TP_MARGIN
-    starts = offset + candidates * SUB_BLOCK - _TP_MARGIN
-    segs = context[starts[:, None] + np.arange(width)[None, :]]  # (blocks, width, 2)
-    up = np.fft.irfft(np.fft.rfft(segs, axis=1), n=width * _OVERSAMPLE, axis=1) * _OVERSAMPLE
-    inner = up[:, _TP_MARGIN * _OVERSAMPLE : -_TP_MARGIN * _OVERSAMPLE]
-    return float(np.abs(inner).max(initial=0.0))
+    starts = offset + blocks * SUB_BLOCK - _TP_MARGIN
+    return Loudest(peaks[blocks], context[starts[:, None] + np.arange(width)[None, :]])
 
 
 def combine(chunks: Sequence[ChunkStats]) -> Measurement:
     """Integrated loudness (gated once over all the blocks), loudness range and true peak of the chunks in order."""
     sub = np.concatenate([c.energy for c in chunks]) if chunks else np.zeros(0)
-    peak = max((max(c.true_peak, c.sample_peak) for c in chunks), default=0.0)
+    loudest = _NONE_LOUD
+    for c in chunks:
+        loudest = loudest.merged(c.loudest)
+    peak = loudest.true_peak()
     true_peak = 20 * math.log10(peak) if peak > 0 else -math.inf
     integrated, threshold = _gated(_windows(sub, 4), relative=-10.0)
     return Measurement(integrated=integrated, true_peak=true_peak, lra=_range(_windows(sub, 30)), threshold=threshold)
@@ -155,7 +183,9 @@ class LoudnessMeter:
 
     def __init__(self, pool: concurrent.futures.Executor | None = None) -> None:
         self._pool = pool
-        self._chunks: list[concurrent.futures.Future[ChunkStats] | ChunkStats] = []
+        self._pending_stats: list[concurrent.futures.Future[ChunkStats]] = []
+        self._energy: list[np.ndarray] = []
+        self._loudest = _NONE_LOUD
         self._pending = np.zeros((0, 2), dtype=np.float32)
         self._before = np.zeros((0, 2), dtype=np.float32)
 
@@ -170,9 +200,16 @@ class LoudnessMeter:
     def _measure(self, data: np.ndarray) -> None:
         before, self._before = self._before, data[-_TP_MARGIN:]
         if self._pool is None:
-            self._chunks.append(chunk_stats(data, before))
-        else:
-            self._chunks.append(self._pool.submit(chunk_stats, data, before))
+            self._keep(chunk_stats(data, before))
+            return
+        self._pending_stats.append(self._pool.submit(chunk_stats, data, before))
+        # Fold in the chunks already measured, in order, so that only the loudest blocks stay in memory.
+        while self._pending_stats and self._pending_stats[0].done():
+            self._keep(self._pending_stats.pop(0).result())
+
+    def _keep(self, stats: ChunkStats) -> None:
+        self._energy.append(stats.energy)
+        self._loudest = self._loudest.merged(stats.loudest)
 
     def result(self) -> Measurement:
         """Integrated loudness (gated), loudness range and true peak of everything fed."""
@@ -180,7 +217,9 @@ class LoudnessMeter:
             pad = np.zeros((SUB_BLOCK - len(self._pending), 2), dtype=np.float32)
             self._measure(np.concatenate([self._pending, pad]))
             self._pending = pad[:0]
-        return combine([c.result() if isinstance(c, concurrent.futures.Future) else c for c in self._chunks])
+        while self._pending_stats:
+            self._keep(self._pending_stats.pop(0).result())
+        return combine([ChunkStats(np.concatenate(self._energy) if self._energy else np.zeros(0), self._loudest)])
 
 
 def _lufs(energy: np.ndarray | float) -> Any:

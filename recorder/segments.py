@@ -21,10 +21,10 @@ is quantised to also depends on the encoder's bit-rate control, whose state (its
 reservoir) no pre-roll reproduces: measured, it never converges to the single pass's, even
 after 20 s of pre-roll. So the joined encode is not the single pass's bits; it is another
 encode of the same sound at the same rate, as close to the source as the single pass:
-measured on speech (benchmarks/bench_aac.py), within 0.5 dB over +-100 ms of each join and
-0.02 dB over the talk; over the 4 frames around a join, within the spread any two encodes
-show anywhere (up to 1.7 dB there). The difference between the two encodes is coding
-noise, level with each one's own error.
+measured on speech with the fast coder (benchmarks/bench_aac.py), within 0.7 dB over +-100
+ms of each join and 0.07 dB over the talk; over the 4 frames around a join, within the
+spread any two encodes show anywhere (up to 1.7 dB there). The difference between the two
+encodes is coding noise, level with each one's own error.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ import itertools
 from dataclasses import dataclass
 
 FRAME = 1024  # samples per AAC frame
-# Frames of pre-roll before each segment's first kept frame: 10 s at 48 kHz. The encoder
-# warms up: a fresh one codes its first seconds worse (measured on a steady voiced tone
-# with noise: 2 dB more error over the first 5 s, settled by 15 s). With 0.17 s of
-# pre-roll a segment's first 5 s were 2.7 dB worse than the single pass there; with 10 s,
-# 0.3 dB, then equal; with 20 s, equal. On speech all of these are within +-0.5 dB.
+# Frames of pre-roll before each segment's first kept frame: 10 s at 48 kHz. The twoloop
+# coder warms up: a fresh one codes its first seconds worse (measured on a steady voiced
+# tone with noise: with 0.17 s of pre-roll a segment's first 5 s were 2.7 dB worse than the
+# single pass there; with 10 s, 0.3 dB, then equal). The fast coder talkcast uses shows no
+# warm-up (within 0.1 dB from 0.17 s of pre-roll on); the 10 s stay so that a change of
+# coder cannot bring it back, at a cost of about 0.1 CPU-s per segment.
 PREROLL = 469
 POSTROLL = 2  # frames of input after each segment's last kept frame
 MIN_FRAMES = 2 * PREROLL  # no segment shorter than this (20 s): pre-roll would dominate

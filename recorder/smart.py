@@ -95,17 +95,37 @@ def index_packets(
     )
 
 
-def read_source(path: Path, info: Probe) -> tuple[SourceIndex, list[float]]:
+def read_source(
+    path: Path, info: Probe, *, between: tuple[float, float | None] | None = None
+) -> tuple[SourceIndex, list[float]]:
     """The index of ``path``'s first video stream and its first audio stream's packet times.
 
     Both come from one read of the packet table (no decoding), on the same clock:
-    seconds into the file.
+    seconds into the file. ``between`` (seconds into the file) reads only the packets
+    from a keyframe near the first to the second (None: to the end): the index then
+    starts on that keyframe (its frames are numbered from there), and the caller checks
+    that it covers what it needs (``covers``).
     """
     video = info.video
     fps = video.frame_rate if video is not None else Fraction(0)
-    packets, audio = av_packets(path, info)
+    at = None
+    if between is not None:
+        start, end = between
+        at = (info.start_time + start, None if end is None else info.start_time + end)
+    packets, audio = av_packets(path, info, between=at)
+    if between:
+        # After a seek, packets before the first keyframe cannot be decoded: not frames of the index.
+        first_key = next((i for i, (_, key) in enumerate(packets) if key), len(packets))
+        packets = packets[first_key:]
     index = index_packets(path, packets, start_time=info.start_time, fps=fps)
     return index, [t - info.start_time for t in audio]
+
+
+def covers(index: SourceIndex, start: float, end: float | None) -> bool:
+    """Whether a (windowed) index holds a keyframe at or before ``start`` and frames past ``end`` (None: any)."""
+    if not index.keyframes or not index.frame_times:
+        return False
+    return index.frame_times[index.keyframes[0]] <= start and (end is None or index.frame_times[-1] > end)
 
 
 # ---------------------------------------------------------------- frame ranges

@@ -183,15 +183,21 @@ def probe(path: Path) -> Probe:
     return result
 
 
-def packet_table(path: Path, fields: str) -> list[list[str]]:
+def packet_table(path: Path, fields: str, *, between: tuple[float, float | None] | None = None) -> list[list[str]]:
     """ffprobe's ``packet=<fields>`` of every stream, one row per packet in file order.
 
     Packets are read without decoding, so this is fast even on hours of footage. The
     fields come in ffprobe's own order (``stream_index``, ``pts_time``, ``dts_time``, ...,
-    ``flags``), whatever the order asked for.
+    ``flags``), whatever the order asked for. ``between`` (timestamps in seconds) reads
+    only from a seek to the first to the second (None: to the end): the seek lands on a
+    keyframe near it, which may be after it.
     """
+    window = []
+    if between is not None:
+        start, end = between
+        window = ["-read_intervals", f"{start:.3f}%" + (f"{end:.3f}" if end is not None else "")]
     args = [
-        tool("ffprobe"), "-v", "error",
+        tool("ffprobe"), "-v", "error", *window,
         "-show_entries", f"packet={fields}", "-of", "csv=p=0", str(path),
     ]  # fmt: skip
     proc = subprocess.run(args, capture_output=True, text=True, errors="replace", check=False)
@@ -216,15 +222,17 @@ def split_streams(rows: Iterable[Sequence[str]], streams: Sequence[int]) -> list
     return [by_index[index] for index in streams]
 
 
-def av_table(path: Path, info: Probe, fields: str) -> tuple[list[list[str]], list[list[str]]]:
+def av_table(
+    path: Path, info: Probe, fields: str, *, between: tuple[float, float | None] | None = None
+) -> tuple[list[list[str]], list[list[str]]]:
     """``packet=<fields>`` rows of ``info``'s first video and first audio stream, read in one pass over the file.
 
     ``-select_streams`` takes a single stream, and every ffprobe run reads the whole
     file: one run for all streams, split by ``stream_index``, reads it once. A stream
-    the file lacks has no rows.
+    the file lacks has no rows. ``between``: see ``packet_table``.
     """
     streams = [s.index if s is not None else -1 for s in (info.video, info.audio)]
-    video, audio = split_streams(packet_table(path, f"stream_index,{fields}"), streams)
+    video, audio = split_streams(packet_table(path, f"stream_index,{fields}", between=between), streams)
     return video, audio
 
 
@@ -243,13 +251,15 @@ def parse_video_packets(lines: Iterable[str]) -> list[tuple[float, bool]]:
     return packets
 
 
-def av_packets(path: Path, info: Probe) -> tuple[list[tuple[float, bool]], list[float]]:
+def av_packets(
+    path: Path, info: Probe, *, between: tuple[float, float | None] | None = None
+) -> tuple[list[tuple[float, bool]], list[float]]:
     """The packets of ``info``'s first video and first audio stream, in one pass over the file.
 
     Video: (presentation time, is keyframe) in decode order; audio: presentation times
-    in file order.
+    in file order. ``between``: see ``packet_table``.
     """
-    video, audio = av_table(path, info, "pts_time,flags")
+    video, audio = av_table(path, info, "pts_time,flags", between=between)
     return parse_video_packets(",".join(row) for row in video), parse_times(audio)
 
 

@@ -17,6 +17,7 @@ from talkcast.config import RecordingConfig
 from talkcast.cuts import Span, TalkCut
 from talkcast.errors import TalkError
 from talkcast.media import decode_errors, probe, tool
+from talkcast.recorder import cut as cut_module
 from talkcast.recorder.cards import card_frames, card_layout
 from talkcast.recorder.cut import CutResult, cut_talk
 from talkcast.recorder.encoder import parse_x264_options
@@ -142,6 +143,37 @@ def test_smart_cut_is_frame_exact(tmp_path, media, name, start, end):
     assert frames == expected_frames(src, start, end)
     assert_clean(result)
     assert_in_sync(result, frames[0], src)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_a_talk_inside_a_long_recording_reads_only_its_stretch_of_the_index(tmp_path, monkeypatch, ext):
+    # 100 s of recording, a talk from 41.33 to 53.13 s: its packet table is read from a
+    # keyframe near 11.33 s to 83.13 s, numbered from there, and the cut is frame-exact
+    # and in sync all the same.
+    src = make_indexed_source(tmp_path / f"long.{ext}", seconds=100, fps=25, gop=250, preset="ultrafast")
+    reads: list[object] = []
+    real = cut_module.read_source
+
+    def spy(path, info, **kw):
+        reads.append(kw.get("between"))
+        return real(path, info, **kw)
+
+    monkeypatch.setattr(cut_module, "read_source", spy)
+    result = cut(tmp_path, [Span(src.path, 41.33, 53.13)])
+    assert reads == [(41.33 - 30.0, 53.13 + 30.0)]
+    frames = read_frame_indices(result.video)
+    assert frames == expected_frames(src, 41.33, 53.13)
+    assert_clean(result)
+    assert_in_sync(result, frames[0], src)
+
+
+def test_an_mpeg_ts_recording_is_refused_with_the_remux_to_do(tmp_path):
+    # ffmpeg's seek in MPEG-TS lands on the keyframe after the time asked for: a cut
+    # from 41.33 s started at 50 s (the next keyframe), silently. Refused instead.
+    src = make_indexed_source(tmp_path / "evening.ts", seconds=60, fps=25, gop=250, preset="ultrafast")
+    with pytest.raises(TalkError, match=r'evening\.ts is MPEG-TS.*ffmpeg -i "evening\.ts" -c copy "evening\.mkv"'):
+        cut(tmp_path, [Span(src.path, 41.33, 53.13)])
+    assert not (tmp_path / "talks" / "t" / "talk.mp4").exists()
 
 
 @pytest.mark.parametrize("start", [4.0, 3.96])
@@ -281,6 +313,21 @@ def test_loudness_is_normalised_to_the_target(tmp_path, media):
     # An independent measurement (ffmpeg's ebur128) of the file agrees.
     assert _ebur128_integrated(result.video) == pytest.approx(-16.0, abs=0.5)
     assert measure_file(result.video).integrated == pytest.approx(lo["output_i"], abs=0.1)
+    assert_clean(result)
+
+
+def test_a_limited_result_is_reported_as_measured_from_the_file(tmp_path, media):
+    # A peak limit the gain would break: the limiter catches the peaks, so the figures
+    # after it cannot be predicted from the gain and are measured on the finished audio.
+    src = media["mkv25"]
+    settings = RecordingConfig(loudness_target=-16.0, true_peak=-9.0)
+    result = cut(tmp_path, [Span(src.path, 2.0, 14.0)], settings)
+    lo = result.loudness
+    assert lo["normalization_type"] == "linear+limiter"
+    assert lo["output_tp"] <= -9.0 + 0.5
+    assert lo["output_i"] == pytest.approx(measure_file(result.video).integrated, abs=0.05)
+    assert lo["output_i"] == pytest.approx(_ebur128_integrated(result.video), abs=0.3)
+    assert "audio: measure result" in result.timings
     assert_clean(result)
 
 
