@@ -32,6 +32,7 @@ again and its alignment of the new ones went wrong.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,8 @@ import numpy as np
 
 from talkcast.streamer.captions.agreement import LocalAgreement, Word, normalise
 from talkcast.whisper import SAMPLE_RATE
+
+log = logging.getLogger("talkcast.captioner")
 
 VAD_SAMPLES = 512  # Silero's window: 32 ms at 16 kHz
 SPEECH = 0.5  # Silero probability above which a window is speech
@@ -124,6 +127,7 @@ class Recognizer:
         if first - self.start > CONTEXT:
             self._cut(first - CONTEXT)
         heard = self._heard(last)
+        log.debug("pass %.2f-%.2f heard: %s", self.start, self.end, " ".join(f"{w.text}@{w.start:.2f}" for w in heard))
         out = self.agreement.update(heard, settled=self.end - self.budget.settle)
         if self.end - last >= self.budget.pause:
             out += self.agreement.flush()  # the speaker paused: this pass's words are the utterance
@@ -134,6 +138,7 @@ class Recognizer:
             committed, least = self.agreement.committed_end, self.end - self.budget.window + self.budget.step
             at = _pause_before(probs, base, committed, min_pause=SHORT_PAUSE)
             self._cut(at if at >= least else committed if committed > least else least)
+        log.debug("final: %s", " ".join(w.text for w in out))
         return self._said(out)
 
     def _heard(self, last_voiced: float) -> list[Word]:
