@@ -38,15 +38,29 @@ def timeline(text: list[str], start: float = 1.0, length: float = 0.4) -> list[W
 def test_two_passes_must_agree_and_a_commit_is_never_taken_back():
     agreement = LocalAgreement()
     assert agreement.update(timeline(["we", "move", "the"])) == []
+    # The passes agree on "we move the"; "the" waits until they agree on the word after it.
     first = agreement.update(timeline(["we", "move", "the", "leader"]))
-    assert [w.text for w in first] == ["we", "move", "the"]
+    assert [w.text for w in first] == ["we", "move"]
     # The next pass hears "leaders", and repeats the committed words: nothing is committed twice.
     assert [w.text for w in agreement.update(timeline(["we", "move", "the", "leaders", "one"]))] == []
     assert [w.text for w in agreement.update(timeline(["We", "move", "the", "leaders,", "one", "broker"]))] == [
+        "the",
         "leaders,",
-        "one",
     ]
-    assert [w.text for w in agreement.flush()] == ["broker"]
+    assert [w.text for w in agreement.flush()] == ["one", "broker"]
+
+
+def test_a_word_is_final_only_once_the_passes_also_agree_on_the_word_after_it():
+    # Seen live at "It reads the topology from the cluster, computes a plan, and applies it": the
+    # passes agreed on "compute" and parted after it; once final, "compute" made the next passes
+    # write "compute the plan and apply it".
+    agreement = LocalAgreement()
+    agreement.update(timeline(["from", "the", "cluster,", "compute", "a", "plan,"]))
+    out = agreement.update(timeline(["from", "the", "cluster,", "compute", "the", "plan,", "and"]))
+    assert [w.text for w in out] == ["from", "the", "cluster,"]
+    assert agreement.update(timeline(["from", "the", "cluster,", "computes", "a", "plan,", "and"])) == []
+    out = agreement.update(timeline(["from", "the", "cluster,", "computes", "a", "plan,", "and", "applies"]))
+    assert [w.text for w in out] == ["computes", "a", "plan,"]
 
 
 def test_an_old_word_is_final_even_when_the_passes_disagree():
