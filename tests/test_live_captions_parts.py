@@ -107,7 +107,7 @@ class Counting:
     def __init__(self) -> None:
         self.heard: list[float] = []
 
-    def __call__(self, audio, prompt, prefix, most):
+    def __call__(self, audio, prompt, prefix, most, more):
         self.heard.append(audio.size / SAMPLE_RATE)
         return []
 

@@ -15,6 +15,7 @@ import pytest
 
 from talkcast.streamer.captions.agreement import LocalAgreement, Word, normalise
 from talkcast.streamer.captions.recognizer import (
+    PROMPT_WORDS,
     WORDS_PER_SECOND,
     Budget,
     Recognizer,
@@ -23,7 +24,8 @@ from talkcast.streamer.captions.recognizer import (
     silero_speech,
 )
 from talkcast.whisper import SAMPLE_RATE, Vocabulary, load_whisper
-from tests.support.speech import speech_wav, word_error_rate
+from tests.support.speech import TALK_TEXT, speech_wav, word_error_rate
+from tests.support.timed_speech import timed_speech
 
 SPOKEN = "we move the leaders one broker at a time so that the cluster never loses its quorum"
 SCRIPT = SPOKEN.split()
@@ -36,15 +38,29 @@ def timeline(text: list[str], start: float = 1.0, length: float = 0.4) -> list[W
 def test_two_passes_must_agree_and_a_commit_is_never_taken_back():
     agreement = LocalAgreement()
     assert agreement.update(timeline(["we", "move", "the"])) == []
+    # The passes agree on "we move the"; "the" waits until they agree on the word after it.
     first = agreement.update(timeline(["we", "move", "the", "leader"]))
-    assert [w.text for w in first] == ["we", "move", "the"]
+    assert [w.text for w in first] == ["we", "move"]
     # The next pass hears "leaders", and repeats the committed words: nothing is committed twice.
     assert [w.text for w in agreement.update(timeline(["we", "move", "the", "leaders", "one"]))] == []
     assert [w.text for w in agreement.update(timeline(["We", "move", "the", "leaders,", "one", "broker"]))] == [
+        "the",
         "leaders,",
-        "one",
     ]
-    assert [w.text for w in agreement.flush()] == ["broker"]
+    assert [w.text for w in agreement.flush()] == ["one", "broker"]
+
+
+def test_a_word_is_final_only_once_the_passes_also_agree_on_the_word_after_it():
+    # Seen live at "It reads the topology from the cluster, computes a plan, and applies it": the
+    # passes agreed on "compute" and parted after it; once final, "compute" made the next passes
+    # write "compute the plan and apply it".
+    agreement = LocalAgreement()
+    agreement.update(timeline(["from", "the", "cluster,", "compute", "a", "plan,"]))
+    out = agreement.update(timeline(["from", "the", "cluster,", "compute", "the", "plan,", "and"]))
+    assert [w.text for w in out] == ["from", "the", "cluster,"]
+    assert agreement.update(timeline(["from", "the", "cluster,", "computes", "a", "plan,", "and"])) == []
+    out = agreement.update(timeline(["from", "the", "cluster,", "computes", "a", "plan,", "and", "applies"]))
+    assert [w.text for w in out] == ["computes", "a", "plan,"]
 
 
 def test_an_old_word_is_final_even_when_the_passes_disagree():
@@ -64,12 +80,16 @@ class Scripted:
     def __init__(self, words: list[Word]) -> None:
         self.words = words
         self.windows: list[float] = []
+        self.starts: list[float] = []
         self.prefixes: list[str] = []
+        self.more: list[bool] = []
 
-    def __call__(self, audio: np.ndarray, prompt: str, prefix: str, most: int) -> list[Word]:
+    def __call__(self, audio: np.ndarray, prompt: str, prefix: str, most: int, more: bool) -> list[Word]:
         start, end = abs(float(audio[0])), abs(float(audio[-1]))
         self.windows.append(audio.size / SAMPLE_RATE)
+        self.starts.append(start)
         self.prefixes.append(prefix)
+        self.more.append(more)
         inside = [w for w in self.words if w.start >= start and w.end <= end]
         skip = len(prefix.split())  # as Whisper does, it goes on after the words it is given
         return [Word(w.text, w.start - start, w.end - start) for w in inside[skip:]][:most]
@@ -138,11 +158,48 @@ def test_a_pass_starts_after_the_final_words_in_its_window_and_cannot_run_away()
     assert any(p.startswith("we move the") for p in decoder.prefixes)
 
     class Inventive(Scripted):
-        def __call__(self, audio, prompt, prefix, most):
+        def __call__(self, audio, prompt, prefix, most, more):
             return [Word("blah", 0.1 * i, 0.1 * i + 0.05) for i in range(40)][:most]
 
     out = run(Recognizer(Inventive(words), by_sign, Budget()), clock_audio(3.0, [(1.0, 2.0)]))
     assert len(out) <= 2 * WORDS_PER_SECOND  # a second of speech holds a few words (plus a little slack), not forty
+
+
+def test_whisper_is_made_to_start_from_every_final_word_in_its_window():
+    # 60 words in 21 s without a pause: the window holds more final words than the prompt keeps.
+    words = timeline([f"w{i}" for i in range(60)], start=0.5, length=0.35)
+    decoder = Scripted(words)
+    run(Recognizer(decoder, by_sign, Budget()), clock_audio(24.0, [(0.5, words[-1].end + 0.05)]))
+    assert max(len(p.split()) for p in decoder.prefixes) > PROMPT_WORDS
+    for start, prefix in zip(decoder.starts, decoder.prefixes, strict=True):
+        in_window = [w.text for w in words if w.start >= start]
+        # From the window's first word on: a prefix from its middle makes Whisper put the
+        # window's first words after it.
+        assert prefix.split() == in_window[: len(prefix.split())]
+    # Told when the window holds speech after the final words (it must not end its text there).
+    assert any(decoder.more) and not decoder.more[-1]
+
+
+@pytest.mark.whisper
+def test_speech_after_final_words_ending_in_a_full_stop_is_heard(tmp_path):
+    # Seen live: the last final words were "We keep the error budget." (Whisper's full stop: the
+    # window had ended there), and tiny.en, made to start from them, ended its text right after
+    # them, pass after pass, while the speaker went on "at ninety nine point nine percent".
+    speech = timed_speech(TALK_TEXT, tmp_path / "talk.wav")
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(speech.wav), "-ac", "1", "-ar", "16000", "-f", "f32le", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    audio = np.frombuffer(raw, np.float32)
+    texts = [w.text for w in speech.words]
+    we = speech.words[texts.index("keep") - 1]
+    budget = speech.words[texts.index("budget")]
+    window = audio[round((we.start - 0.3) * SAMPLE_RATE) : round((budget.end + 2.5) * SAMPLE_RATE)]
+    model, _ = load_whisper("tiny.en", compute_type="int8", threads=1)
+    decoder = WhisperDecoder(model, "en", Vocabulary(glossary=("Kafka", "Prometheus", "SRE")).hint("glossary"))
+    prompt = "When the replication falls behind, the on call engineer gets a page."
+    heard = [w.key for w in decoder(window, prompt, "We keep the error budget.", 12, True)]
+    assert heard[:1] == ["at"] and "month" in heard
 
 
 def test_a_loop_is_found_where_it_starts():

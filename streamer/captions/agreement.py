@@ -4,7 +4,11 @@ Whisper re-decodes a sliding window of audio every step, and the words near the 
 the window change from one pass to the next while the speaker is still saying them.
 ``LocalAgreement`` (the policy of Macháček et al., "Turning Whisper into Real-Time
 Transcription System", 2023: LocalAgreement-2) commits a word only when two consecutive
-passes agree on it and on everything before it; a committed word is never taken back.
+passes agree on it and on everything before it, and, stricter than the paper, on the word
+after it: the passes often agree on a word at the edge of what they heard and then part
+("compute a plan" and "compute the plan" for "computes a plan"), and a wrong word, once
+final, steers every later pass (the next ones wrote "compute the plan and apply it"). A
+committed word is never taken back.
 ``flush`` commits the rest when the speaker has paused (voice activity detection says the
 utterance is over), so the end of a sentence does not wait for a pass that never comes.
 
@@ -67,6 +71,7 @@ class LocalAgreement:
             if old.key != new.key:
                 break
             agreed += 1
+        agreed = max(agreed - 1, 0)  # the last agreed word waits for the passes to agree on the next
         if settled is not None:
             agreed = max([agreed] + [i + 1 for i, w in enumerate(fresh) if w.end <= settled])
         out = list(fresh[:agreed])

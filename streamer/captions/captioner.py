@@ -358,6 +358,7 @@ class Captioner:
         if obs is None or not obs.connected:
             self._unsent("OBS is not connected")
             return
+        log.debug("caption sent: %r", text)  # a bad run can be explained from the log afterwards
         try:
             await obs.send_stream_caption(text)
         except ObsRequestFailed as err:

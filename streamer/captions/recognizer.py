@@ -8,11 +8,13 @@ stream's clock. Each ``process()`` is one pass:
    silence or applause); silence at the start of the window is cut off;
 2. Whisper decodes the window (``WhisperDecoder``: a beam of 2, one temperature, a cap on new
    tokens, the talk's vocabulary as hotwords, the last final words before the window as
-   the prompt, and the final words inside it as a forced prefix, so that it only writes
-   what follows them); what Whisper makes up is cut (``_heard``);
-3. ``agreement.LocalAgreement`` commits what this pass and the last agree on, and any
-   word that ended ``Budget.settle`` seconds before the window's end; when the speaker
-   has paused (``Budget.pause`` of silence after speech) everything is committed;
+   the prompt, and every final word inside it as a forced prefix, so that it only writes
+   what follows them: the prefix goes without the full stop Whisper put where the last
+   window ended, and while speech follows it the text may not end right after it); what
+   Whisper makes up is cut (``_heard``);
+3. ``agreement.LocalAgreement`` commits what this pass and the last agree on (and on the
+   word after it), and any word that ended ``Budget.settle`` seconds before the window's
+   end; when the speaker has paused (``Budget.pause`` of silence after speech) everything is committed;
 4. once the window is longer than ``Budget.trim`` it is cut in the last pause before
    the last committed word (never inside a word), and it never grows past
    ``Budget.window``: what is still pending then is committed. So one pass never decodes
@@ -32,6 +34,7 @@ again and its alignment of the new ones went wrong.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +43,8 @@ import numpy as np
 
 from talkcast.streamer.captions.agreement import LocalAgreement, Word, normalise
 from talkcast.whisper import SAMPLE_RATE
+
+log = logging.getLogger("talkcast.captioner")
 
 VAD_SAMPLES = 512  # Silero's window: 32 ms at 16 kHz
 SPEECH = 0.5  # Silero probability above which a window is speech
@@ -53,10 +58,12 @@ PROMPT_WORDS = 24  # committed words kept for the prompt
 NO_REPEAT = 3
 REPEAT_WINDOW = 6  # the last words of the prefix a pass must not say again
 WORDS_PER_SECOND = 4.0  # faster than anyone speaks: a pass with more new words made them up
+MORE_SPEECH = 1.0  # seconds of speech after the last final word: the text goes on after the prefix
 PREPENDED, APPENDED = "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、"  # faster-whisper's defaults
 
-# (16 kHz mono float32, prompt, prefix, most words) -> the words after the prefix, times from the audio's start
-Decode = Callable[[np.ndarray, str, str, int], list[Word]]
+# (16 kHz mono float32, prompt, prefix, most words, whether speech follows the prefix)
+#   -> the words after the prefix, times from the audio's start
+Decode = Callable[[np.ndarray, str, str, int, bool], list[Word]]
 SpeechProb = Callable[[np.ndarray], np.ndarray]  # audio -> speech probability of each 512-sample window
 
 
@@ -124,6 +131,7 @@ class Recognizer:
         if first - self.start > CONTEXT:
             self._cut(first - CONTEXT)
         heard = self._heard(last)
+        log.debug("pass %.2f-%.2f heard: %s", self.start, self.end, " ".join(f"{w.text}@{w.start:.2f}" for w in heard))
         out = self.agreement.update(heard, settled=self.end - self.budget.settle)
         if self.end - last >= self.budget.pause:
             out += self.agreement.flush()  # the speaker paused: this pass's words are the utterance
@@ -134,6 +142,7 @@ class Recognizer:
             committed, least = self.agreement.committed_end, self.end - self.budget.window + self.budget.step
             at = _pause_before(probs, base, committed, min_pause=SHORT_PAUSE)
             self._cut(at if at >= least else committed if committed > least else least)
+        log.debug("final: %s", " ".join(w.text for w in out))
         return self._said(out)
 
     def _heard(self, last_voiced: float) -> list[Word]:
@@ -148,7 +157,8 @@ class Recognizer:
         span = self.end - self.start
         new_speech = max(last_voiced - max(self.agreement.committed_end, self.start), 0.0)
         words = []
-        for w in self.decode(self.audio, self.prompt, self.prefix, int(WORDS_PER_SECOND * new_speech) + 2):
+        most, more = int(WORDS_PER_SECOND * new_speech) + 2, new_speech >= MORE_SPEECH
+        for w in self.decode(self.audio, self.prompt, self.prefix, most, more):
             start, end = min(max(w.start, 0.0), span), min(max(w.end, 0.0), span)  # alignment can overshoot
             if self.start + start <= last_voiced + 0.3:
                 words.append(Word(w.text, self.start + start, self.start + end))
@@ -165,7 +175,11 @@ class Recognizer:
         return " ".join(w.text for w in self.said if w.end > self.start + 0.05)
 
     def _said(self, words: list[Word]) -> list[Word]:
-        self.said = [*self.said, *words][-PROMPT_WORDS:]
+        # Every final word inside the window stays (the prefix must hold them all, or Whisper
+        # is made to start the window's text in its middle); of those before it, the prompt's.
+        said = [*self.said, *words]
+        before = [w for w in said if w.end <= self.start + 0.05][-PROMPT_WORDS:]
+        self.said = [*before, *(w for w in said if w.end > self.start + 0.05)]
         return words
 
     def _cut(self, at: float) -> None:
@@ -253,12 +267,16 @@ class WhisperDecoder:
             self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe", language=self.language
         )
 
-    def __call__(self, audio: np.ndarray, prompt: str, prefix: str = "", most: int = 1000) -> list[Word]:
+    def __call__(
+        self, audio: np.ndarray, prompt: str, prefix: str = "", most: int = 1000, more: bool = False
+    ) -> list[Word]:
         """The words Whisper hears in ``audio`` after ``prefix`` (words already final), times from its start.
 
         At most ``most`` words, and none from where they start to repeat themselves or the
         prefix: such text is cut before the words are aligned to the audio, since the
         alignment of text the audio does not hold puts every word in the wrong place.
+        ``more``: the audio holds speech after the prefix's words, so the text may not end
+        right after the prefix.
         """
         import ctranslate2
         from faster_whisper.audio import pad_or_trim
@@ -269,7 +287,7 @@ class WhisperDecoder:
         second = model.frames_per_second
         padded = pad_or_trim(features, min(-(-frames // second) * second, model.feature_extractor.nb_max_frames))
         encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(padded[None])))
-        forced = tokenizer.encode(" " + prefix.strip()) if prefix.strip() else []
+        forced = tokenizer.encode(" " + open_ended(prefix)) if prefix.strip() else []
         tokens = self._prompt(prompt, forced)
         result = model.model.generate(
             encoded,
@@ -278,7 +296,10 @@ class WhisperDecoder:
             max_length=len(tokens) + self.max_tokens,
             return_scores=True,
             return_no_speech_prob=True,
-            suppress_blank=not forced,
+            # Whisper's blank suppression also forbids ending the text at once. After a prefix
+            # that is right only when speech follows it: tiny.en otherwise often ends the text
+            # right after the prefix, pass after pass, while the speaker goes on.
+            suppress_blank=not forced or more,
             suppress_tokens=[-1],
             no_repeat_ngram_size=NO_REPEAT,
         )[0]
@@ -319,6 +340,18 @@ class WhisperDecoder:
         context = (tokenizer.encode(" " + self.hotwords.strip())[: half - 1] if self.hotwords else []) + previous
         tokens = [tokenizer.sot_prev, *context[-(half - 1) :]] if context else []
         return [*tokens, *tokenizer.sot_sequence, tokenizer.no_timestamps, *forced]
+
+
+def open_ended(prefix: str) -> str:
+    """The prefix as Whisper is made to start: without the full stop at its end.
+
+    Whisper ends its text with a full stop where the audio ends, so the last final word
+    often carries one that the speaker did not say ("we keep the error budget." with "at
+    ninety nine..." still to come). Forced on the next pass, that stop makes tiny.en start
+    a new sentence after it (or end the text there); without it, the text goes on as
+    spoken, and a sentence that did end gets its stop back from Whisper.
+    """
+    return prefix.strip().rstrip(".?!…")
 
 
 def _invented(result: Any, text: str) -> bool:

@@ -48,6 +48,7 @@ from talkcast.whisper import SAMPLE_RATE, load_whisper
 
 log = logging.getLogger("talkcast.captioner")
 
+LOG_LEVEL_ENV = "TALKCAST_CAPTIONER_LOG"  # e.g. DEBUG: every pass's window and words on stderr
 RESUME_GUARD = 1.0  # seconds after a change during which arriving audio still belongs to the scene before
 KEEP_ON_DROP = 1.0  # seconds kept when falling behind
 STATUS_EVERY = 2.0  # seconds between status events
@@ -242,7 +243,8 @@ class PassLoop:
 
 def main() -> int:
     """Run the captioner until stdin closes; 1 if the first model cannot be loaded."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+    level = os.environ.get(LOG_LEVEL_ENV, "INFO").upper()
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(message)s")
     try:
         setup = parse_command(sys.stdin.readline())
     except ProtocolError as err:
