@@ -15,14 +15,28 @@ that encode against a single pass: at each join, the error against the source of
 (the bit-rate control makes the bits differ; what must not differ is the closeness to
 the source), and the residual between them relative to the signal.
 
-Measured here (2 shared cores, other work running; after the parallel loudness meter):
-10-minute talk, two runs: smart + loudness 44.8 s / 15.7 s wall, 21.2 / 22.3 CPU-s;
-re-encode + loudness 390 s / 184 s wall, 253 / 279 CPU-s: 8.7x / 11.7x by wall, 11.9x /
-12.5x by CPU (target 18x: not met). ebur128 on the results: -16.00 LUFS (0.00 LU off).
-Join null test: residual segmented - single pass -91.5 dB at the one join (2 cores).
-One segment of an 8-way split on one core: 1.6 s (against 11-15 s for the single pass).
-45-minute talk (one-piece source): smart + loudness 61.9 s wall, 84.3 CPU-s, -16.00 LUFS;
-its re-encode was not run (about 4.5x the 10-minute one's 253-279 CPU-s); join residual -92.6 dB.
+Measured here (2 shared cores, other work running), 10-minute talk, smart cuts the median
+of 3, after the fast AAC coder, the windowed packet index and the loudness report beside
+the join:
+
+    source   smart + loudness      smart, no loudness   re-encode + loudness   ratio wall / CPU
+    speech   10.29 s, 18.4 CPU-s   5.43 s, 8.6 CPU-s    132.8 s, 249.0 CPU-s   12.9x / 13.5x
+    tone      9.09 s, 16.1 CPU-s   4.64 s, 7.4 CPU-s    121.9 s, 229.7 CPU-s   13.4x / 14.3x
+
+(target 18x: not met). Before, same machine and day, tone only: 11.30 s, 19.7 CPU-s
+against 163.2 s, 242.2 CPU-s (14.4x / 12.3x). ebur128 on the results: -16.20 LUFS on speech
+(a limiter catches its peaks), -16.00 on the tone. Where the speech cut's wall time goes
+(steps overlap): audio measure 2.9 s, then its two segments 3.8 and 4.4 s, beside the
+head (1.8 s), tail (3.7 s, 200 frames), copy (1.0 s) and thumbnail; then the join (1.9 s)
+with the limited result measured beside it (1.6 s), and the verification (0.8 s).
+Audio alone (speech): single pass 5.00 s, 2 segments on 2 cores 2.61 s (1.91x); one
+segment of an 8-way split on one core 0.75 s; at the join, error against the source
+-19.6 dB for both the single pass and the segments over +-2 frames, -28.0 for both over
++-100 ms, residual segmented - single -49.2 dB (CBR: the bits differ, the sound does not).
+45-minute talk (one-piece source with speech, load 3.5-4.1, --skip-reencode): smart +
+loudness 49.6 s wall, 53.9 CPU-s (before: 61.9 s, 84.3 CPU-s on the tone), no loudness
+16.5 s; -16.20 LUFS; join residual -36.7 dB, error against the source at the join
+-34.8/-35.4 dB (single/segmented) over +-2 frames.
 """
 
 from __future__ import annotations
