@@ -29,7 +29,7 @@ from talkcast.config import RecordingConfig
 from talkcast.cuts import Span, TalkCut
 from talkcast.errors import MediaError, TalkError
 from talkcast.fsutil import atomic_path
-from talkcast.media import Probe, Stream, probe, run_ffmpeg
+from talkcast.media import Probe, Stream, probe, run_ffmpeg, seek_problem
 from talkcast.recorder import cards
 from talkcast.recorder.audio import audio_graph, audio_job, copied_audio, copyable_audio
 from talkcast.recorder.encoder import (
@@ -158,15 +158,9 @@ def _probe_source(talk: TalkCut, span: Span) -> tuple[Probe, Stream]:
         raise TalkError(talk.id, f"recording {name} has no video stream", stage="cut")
     if info.audio is None:
         raise TalkError(talk.id, f"recording {name} has no audio stream", stage="cut")
-    if "mpegts" in info.format_name.split(","):
-        # ffmpeg's seek in an MPEG-TS file lands on the keyframe after the time asked for,
-        # so every piece would start up to a GOP late: refuse rather than cut wrong frames.
-        raise TalkError(
-            talk.id,
-            f"recording {name} is MPEG-TS, which cannot be cut to the frame; remux it to MKV first "
-            f'(ffmpeg -i "{name}" -c copy "{span.file.stem}.mkv") and use that file',
-            stage="cut",
-        )
+    problem = seek_problem(info, span.file)
+    if problem:
+        raise TalkError(talk.id, problem, stage="cut")
     return info, info.video
 
 

@@ -183,6 +183,20 @@ def probe(path: Path) -> Probe:
     return result
 
 
+def seek_problem(info: Probe, path: Path) -> str | None:
+    """Why ffmpeg cannot seek ``path`` to an exact frame (so it can be neither cut nor previewed), or None.
+
+    In an MPEG-TS file ffmpeg's seek lands on the keyframe after the time asked for, so
+    a piece or preview would start up to a GOP late, silently.
+    """
+    if "mpegts" in info.format_name.split(","):
+        return (
+            f"recording {path.name} is MPEG-TS, which cannot be cut to the frame; remux it to MKV first "
+            f'(ffmpeg -i "{path.name}" -c copy "{path.stem}.mkv") and use that file'
+        )
+    return None
+
+
 def packet_table(path: Path, fields: str, *, between: tuple[float, float | None] | None = None) -> list[list[str]]:
     """ffprobe's ``packet=<fields>`` of every stream, one row per packet in file order.
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
+from talkcast.app.review.boundary import Analyst
+from talkcast.config import load_config
+from talkcast.errors import MediaError
 from talkcast.media import probe
 from talkcast.recorder.preview import make_preview, preview_args, window_around
 from talkcast.recorder.smart import SourceIndex, frame_range, read_source
+from talkcast.state import StateStore
 from tests.support.recorder_media import (
     audio_samples,
     beep_onsets,
@@ -97,3 +102,15 @@ def test_a_window_starts_on_a_keyframe_so_no_decoded_frame_is_thrown_away(at: fl
 def test_a_window_reaches_back_at_most_half_when_keyframes_are_far_apart() -> None:
     window = window_around(grid(60, gop=250), at=25.0, half=3.0, lead=1.0)  # keyframes at 0, 10, 20 s...
     assert window.start == 22.0 and window.frames == 150
+
+
+def test_an_mpeg_ts_recording_gets_no_previews_but_the_remux_to_do(tmp_path) -> None:
+    # ffmpeg's seek in MPEG-TS lands on the keyframe after the time asked for: a preview
+    # from 41 s would show frames from 50 s on, under the wrong times. Refused instead.
+    src = make_indexed_source(tmp_path / "evening.ts", seconds=60, fps=25, gop=250, preset="ultrafast")
+    (tmp_path / "event.toml").write_text('[event]\nname = "SRE Meetup #12"\noutput_dir = "out"\n')
+    cfg = load_config(tmp_path / "event.toml")
+    with StateStore(tmp_path / "state.db") as store:
+        analyst = Analyst(cfg, store)
+        with pytest.raises(MediaError, match=r'evening\.ts is MPEG-TS.*-c copy "evening\.mkv"'):
+            asyncio.run(analyst.window(src.path, 41.0))

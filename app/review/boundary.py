@@ -25,7 +25,7 @@ from talkcast.app.review.model import BoundaryFacts, transcript_words
 from talkcast.config import Config
 from talkcast.cuts import Span, TalkCut
 from talkcast.errors import MediaError
-from talkcast.media import probe
+from talkcast.media import probe, seek_problem
 from talkcast.recorder.boundaries import (
     STRONG_SCORE,
     Suggestion,
@@ -101,6 +101,15 @@ class Analysis:
     agrees: str = ""  # what confirms the boundary where it is
 
 
+def _read_index(path: Path) -> SourceIndex:
+    """The recording's packet index; ``MediaError`` if its previews could not show the right frames."""
+    info = probe(path)
+    problem = seek_problem(info, path)
+    if problem:
+        raise MediaError(problem)
+    return read_source(path, info)[0]
+
+
 class Analyst:
     """The review server's media work; see the module docstring."""
 
@@ -123,7 +132,7 @@ class Analyst:
         known = self._indexes.get(path)
         if known is None or known[0] != identity:
             async with self._slots:
-                index, _ = await asyncio.to_thread(lambda: read_source(path, probe(path)))
+                index = await asyncio.to_thread(_read_index, path)
             known = self._indexes[path] = (identity, index)
         return known
 
