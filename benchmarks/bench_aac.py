@@ -52,7 +52,7 @@ from talkcast.media import run_ffmpeg, tool
 from talkcast.recorder.audio import AUDIO_RATE, encode_segments, encoder_args
 from talkcast.recorder.jobs import Timings
 from talkcast.recorder.segments import FRAME, join_segments, plan_segments
-from tests.support.speech import ALSA_SOUNDS, ALSA_WORDS, LIBRISPEECH, speech_wav
+from tests.support.speech import ALSA_SOUNDS, ALSA_WORDS, LIBRISPEECH, speech_wav, steady_voice
 
 R = AUDIO_RATE
 TEXT = (
@@ -165,12 +165,8 @@ def joins(pcm: Path, src: np.ndarray, tmp: Path) -> None:
 
 def warm_up(tmp: Path) -> None:
     n = 60 * R
-    t = np.arange(n) / R
-    env = 0.3 + 0.7 * np.sin(2 * np.pi * 2.5 * t) ** 2
-    voice = np.sin(2 * np.pi * (180 + 40 * np.sin(2 * np.pi * 0.4 * t)) * t)
-    x = (0.25 * env * voice + 0.05 * env * np.random.default_rng(7).standard_normal(n)).astype(np.float32)
     pcm = tmp / "steady.f32"
-    np.stack([x, np.roll(x, 480)], axis=1).tofile(pcm)
+    steady_voice(60, R).tofile(pcm)
     src = np.fromfile(pcm, dtype=np.float32).reshape(-1, 2).astype(np.float64)
     ffmpeg("-f", "f32le", "-ar", str(R), "-ac", "2", "-i", pcm, *encoder_args(), tmp / "s.m4a")
     a = decode(tmp / "s.m4a", n)

@@ -24,9 +24,9 @@ from talkcast.recorder.smart import FrameRange
 
 AUDIO_RATE = 48000
 # ffmpeg's native AAC encoder at a constant bit rate: its documented, default mode (the
-# quality mode, -q:a, is marked experimental and said to sound worse). Measured on speech
-# (benchmarks/bench_aac.py): -q:a 1 spends 244 kbit/s where this spends 166, and at the
-# same bit rate scores no better; 160k is what OBS records, so a talk keeps its quality.
+# quality mode, -q:a, is marked experimental). Measured on speech (benchmarks/bench_aac.py):
+# -q:a 1 spends 190 kbit/s for the ViSQOL score this reaches at 162; 160k is what OBS
+# records, so a talk keeps its quality.
 AUDIO_BITRATE = "160k"
 # Where the audio's timestamps and its samples disagree by more than this, the samples
 # are trimmed or padded with silence to the timestamps, as the video follows its own. At
@@ -111,9 +111,9 @@ def copied_audio(rng: FrameRange, video_seconds: float, work: Path, timings: Tim
 
 
 # The encoder's "fast" coder rather than its default "twoloop": on speech (bench_aac.py's
-# programme of real and synthetic voices) it takes a quarter of the CPU (5 s against 19 s
-# per 10 minutes on one core here) and scores higher on ViSQOL's audio mode at 160k (MOS
-# 4.45 against 4.40, better in every excerpt). On a steady tone the two cost about the same.
+# programme of real and synthetic voices) it takes a quarter of the CPU (3.0 against 11.5
+# CPU-s for 6 minutes on one core here) and scores higher on ViSQOL's audio mode at 160k
+# (MOS 4.46 against 4.42). On a steady tone the two cost about the same.
 AUDIO_CODER = "fast"
 
 

@@ -113,7 +113,7 @@ def read_source(
         start, end = between
         at = (info.start_time + start, None if end is None else info.start_time + end)
     packets, audio = av_packets(path, info, between=at)
-    if between:
+    if between is not None:
         # After a seek, packets before the first keyframe cannot be decoded: not frames of the index.
         first_key = next((i for i, (_, key) in enumerate(packets) if key), len(packets))
         packets = packets[first_key:]

@@ -27,6 +27,7 @@ from talkcast.recorder.segments import (
     join_segments,
     plan_segments,
 )
+from tests.support.speech import steady_voice
 
 
 def test_segments_cover_every_frame_once_with_pre_roll() -> None:
@@ -75,12 +76,8 @@ def test_the_joins_are_as_close_to_the_source_as_a_single_pass(tmp_path: Path) -
     # Steady, so the encoder's warm-up shows (speech hides it): a segment without enough
     # pre-roll codes its first seconds 2-3 dB worse than the single pass does there.
     n = 60 * AUDIO_RATE
-    t = np.arange(n) / AUDIO_RATE
-    env = 0.3 + 0.7 * np.sin(2 * np.pi * 2.5 * t) ** 2
-    voice = np.sin(2 * np.pi * (180 + 40 * np.sin(2 * np.pi * 0.4 * t)) * t)
-    x = (0.25 * env * voice + 0.05 * env * np.random.default_rng(7).standard_normal(n)).astype(np.float32)
     pcm = tmp_path / "talk.f32"
-    np.stack([x, np.roll(x, 480)], axis=1).tofile(pcm)
+    steady_voice(60, AUDIO_RATE).tofile(pcm)
     chain = "volume=4.00dB"
     joined = encode_segments(pcm, n, chain, tmp_path / "joined.m4a", workers=3, timings=Timings())
     single = tmp_path / "single.m4a"

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import jiwer
+import numpy as np
 
 from talkcast.app.synth import speak
 from talkcast.media import tool
@@ -79,6 +80,20 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             hypothesis_transform=_NORMALISE,
         )
     )
+
+
+def steady_voice(seconds: float, rate: int = 48000) -> np.ndarray:
+    """Speech-like sound that stays the same: stereo float32, shape (n, 2), the right channel 10 ms late.
+
+    A gliding voiced tone and noise under a syllable-rate envelope. Steady, so an AAC
+    encoder's warm-up shows (speech hides it).
+    """
+    n = round(seconds * rate)
+    t = np.arange(n) / rate
+    env = 0.3 + 0.7 * np.sin(2 * np.pi * 2.5 * t) ** 2
+    voice = np.sin(2 * np.pi * (180 + 40 * np.sin(2 * np.pi * 0.4 * t)) * t)
+    x = (0.25 * env * voice + 0.05 * env * np.random.default_rng(7).standard_normal(n)).astype(np.float32)
+    return np.stack([x, np.roll(x, rate // 100)], axis=1)
 
 
 def speech_wav(text: str, wav: Path, *, voice: str = "en-us") -> Path:
