@@ -16,11 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 RATE = 48000
-# The two smoothing boxes, as half-widths in samples: 2.5 ms, then 25 ms. The gain falls
-# over about 55 ms before a peak and rises over as long after it: slow enough not to
-# distort a voice's lowest partials, short enough to leave the rest of a word alone.
+# The two smoothing boxes, as half-widths in samples: 2.5 ms, then 5 ms. On the speech of
+# benchmarks/bench_loudness.py (gain +5.4 dB, 0.05 % of its samples, in 8 % of its blocks, over
+# the ceiling), the limited result differs from the unlimited one by -27.3 dB, with a
+# ViSQOL score of 4.72 against it: what ffmpeg's alimiter (attack 5 ms, release 50 ms)
+# gives, -27.3 dB and 4.72. Boxes of 5 and 20 ms lowered more of each word (-24.9 dB, 4.70).
 ATTACK = RATE * 25 // 10000
-RELEASE = RATE * 25 // 1000
+RELEASE = RATE * 5 // 1000
 REACH = ATTACK + RELEASE  # samples either side of a peak whose gain it may lower
 
 
