@@ -1,9 +1,11 @@
 """The talk's one audio track: copied from the recording when nothing changes it, else encoded.
 
 The talk's audio is decoded once into a PCM file, measured on the way (loudness, pass
-one); pass two applies the gain while it is encoded in parallel segments joined on AAC
-frame boundaries (``segments``), beside the video work. A talk already within
-``loudness.TOLERANCE`` of the target keeps the recording's own packets when it can.
+one); where the gain would push peaks over the limit, the limiter works on that file
+(``loudness.limit_pcm``); pass two applies the gain while it is encoded in parallel
+segments joined on AAC frame boundaries (``segments``), beside the video work. A talk
+already within ``loudness.TOLERANCE`` of the target keeps the recording's own packets
+when it can.
 """
 
 from __future__ import annotations
@@ -172,61 +174,56 @@ def audio_job(
     timings: Timings,
     copyable: Callable[[], Path | None] | None = None,
     workers: int | None = None,
-) -> tuple[Callable[[], None], Callable[[], None]]:
+) -> Callable[[], None]:
     """Measure loudness (pass one, keeping the PCM), then encode it in parallel segments (pass two).
 
-    Returns two callables: ``make`` writes ``out``; ``report``, called once ``out`` is
-    made, fills ``result`` with the loudness before and after. ``report`` measures the
-    file when a limiter made the result unpredictable, so it is kept apart to run beside
-    the join rather than before it. ``copyable``, when given, copies the recording's own
-    audio packets instead: used when the talk already plays within ``loudness.TOLERANCE``
-    of the target (it returns None when the packets do not fit, and the audio is encoded
-    after all).
+    The job writes ``out`` and fills ``result`` with the loudness before and after.
+    ``copyable``, when given, copies the recording's own audio packets instead: used when
+    the talk already plays within ``loudness.TOLERANCE`` of the target (it returns None
+    when the packets do not fit, and the audio is encoded after all).
     """
     target = loudness.Target(settings.loudness_target, settings.true_peak)
     cores = workers or os.cpu_count() or 1
-    done: list[tuple[loudness.Measurement, loudness.Adjustment]] = []
 
     def make() -> None:
         pcm = out.parent / "audio.f32"
         inputs, graph = audio_graph(ranges, before=before, after=after, tail_filter=f"aresample={AUDIO_RATE}")
         args = loudness.decode_args(inputs, graph, "[aout]")
-        measured: loudness.Measurement | None = None
-        if settings.normalize_loudness:
-            with pcm.open("wb") as fh, timings.step("audio: measure"):
-                measured = loudness.measure(args, what="audio measurement", sink=fh.write, workers=cores)
-        else:
+        if not settings.normalize_loudness:
             with timings.step("audio: decode"):
                 run_ffmpeg([*args[:-1], str(pcm)], what="audio decode")
-        chain, adj = "anull", None
-        if measured is not None and measured.silent:
+            _encode(pcm, "anull", out, cores, timings)
+            return
+        with pcm.open("wb") as fh, timings.step("audio: measure"):
+            meter = loudness.metered(args, what="audio measurement", sink=fh.write, workers=cores)
+        measured = meter.result()
+        if measured.silent:
             result.update(loudness.report(measured, None, target, None), note="audio is silent: not normalised")
-        elif measured is not None and loudness.within_tolerance(measured, target):
+            _encode(pcm, "anull", out, cores, timings)
+        elif loudness.within_tolerance(measured, target):
             copied = copyable() if copyable is not None else None
             how = "copied from the recording" if copied is not None else "encoded without a gain"
             note = f"audio already at {measured.integrated:.1f} LUFS (target {target.integrated:g}): {how}"
             result.update(loudness.report(measured, None, target, None), note=note)
-            if copied is not None:
+            if copied is None:
+                _encode(pcm, "anull", out, cores, timings)
+            else:
                 pcm.unlink()
-                return
-        elif measured is not None:
-            adj = loudness.adjustment(measured, target)
-            chain = adj.filter(target)
-        samples = pcm.stat().st_size // _PCM_FRAME_BYTES
-        encode_segments(pcm, samples, chain, out, workers=cores, timings=timings)
-        pcm.unlink()
-        if measured is not None and adj is not None:
-            done.append((measured, adj))
-
-    def report() -> None:
-        if not done:
-            return
-        measured, adj = done[0]
-        if adj.limit:  # the limiter's effect cannot be predicted: measure the file
-            with timings.step("audio: measure result"):
-                after_measure = loudness.measure_file(out)
         else:
-            after_measure = loudness.predicted(measured, adj)
-        result.update(loudness.report(measured, after_measure, target, adj))
+            adj = loudness.adjustment(measured, target)
+            if adj.limit:
+                with timings.step("audio: limit"):
+                    after_gain = loudness.limit_pcm(pcm, meter.blocks(), adj, target)
+            else:
+                after_gain = loudness.predicted(measured, adj)
+            _encode(pcm, adj.filter(), out, cores, timings)
+            result.update(loudness.report(measured, after_gain, target, adj))
 
-    return make, report
+    return make
+
+
+def _encode(pcm: Path, chain: str, out: Path, cores: int, timings: Timings) -> None:
+    """Encode the talk's PCM file through ``chain`` into ``out``, then remove the PCM."""
+    samples = pcm.stat().st_size // _PCM_FRAME_BYTES
+    encode_segments(pcm, samples, chain, out, workers=cores, timings=timings)
+    pcm.unlink()

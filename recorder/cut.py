@@ -19,7 +19,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -101,7 +100,6 @@ class _Plan:
     audio: Path | None = None
     loudness: dict[str, Any] = field(default_factory=dict)
     timings: Timings = field(default_factory=Timings)
-    report: Callable[[], None] = lambda: None  # fills ``loudness`` once the audio is made
 
     @property
     def total(self) -> float:
@@ -346,7 +344,7 @@ def _make_pieces(
             if mode == "smart" and copyable_audio([s.info for s in sources], keep, cards=bool(title or end))
             else None
         )
-        make, plan.report = audio_job(
+        make = audio_job(
             ranges, plan.audio, settings, before=plan.before, after=plan.after, result=plan.loudness,
             timings=plan.timings, copyable=copyable,
         )  # fmt: skip
@@ -362,26 +360,18 @@ def _join(
     listing = plan.jobs[0].out.parent / "pieces.ffconcat"
     listing.write_text(concat_list([(job.out, job.seconds) for job in plan.jobs]), encoding="utf-8")
     expected = sum(job.frames for job in plan.jobs)
-    # The loudness report may have to measure the audio file (after a limiter): it reads
-    # only that file, so it runs beside the join and the verification instead of before.
-    with ThreadPoolExecutor(1) as pool:
-        report = pool.submit(plan.report)
-        with atomic_path(final) as tmp_out, plan.timings.step("join"):
-            try:
-                args = mux_args(listing.absolute(), plan.audio, tmp_out, copy_audio_from_video=copy_audio,
-                                fps=_grid(sources))  # fmt: skip
-                run_ffmpeg(args, what="join")
-            except MediaError as err:
-                raise TalkError(talk.id, str(err), stage="cut") from err
-            with plan.timings.step("verify"):
-                slack = COPY_AV_TOLERANCE if copy_audio else AV_TOLERANCE
-                check = verify_cut(tmp_out, frames=expected, joins=plan.joins, av_tolerance=slack)
-            if check.damage is not None:
-                raise TalkError(talk.id, check.damage.line("the cut"), stage="cut")
-            try:
-                report.result()
-            except MediaError as err:
-                raise TalkError(talk.id, str(err), stage="cut") from err
+    with atomic_path(final) as tmp_out, plan.timings.step("join"):
+        try:
+            args = mux_args(listing.absolute(), plan.audio, tmp_out, copy_audio_from_video=copy_audio,
+                            fps=_grid(sources))  # fmt: skip
+            run_ffmpeg(args, what="join")
+        except MediaError as err:
+            raise TalkError(talk.id, str(err), stage="cut") from err
+        with plan.timings.step("verify"):
+            slack = COPY_AV_TOLERANCE if copy_audio else AV_TOLERANCE
+            check = verify_cut(tmp_out, frames=expected, joins=plan.joins, av_tolerance=slack)
+        if check.damage is not None:
+            raise TalkError(talk.id, check.damage.line("the cut"), stage="cut")
     return check.duration, expected
 
 

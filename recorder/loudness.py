@@ -3,8 +3,10 @@
 Pass one measures the talk's integrated loudness, loudness range and true peak
 (ITU-R BS.1770-4 / EBU Tech 3341-3342); pass two applies one constant gain while the
 audio is encoded, so speech keeps its dynamics. When that gain would push the true
-peak over the limit, a look-ahead limiter (``alimiter``, latency-compensated so A/V
-sync is kept) catches the few peaks instead of lowering the whole talk.
+peak over the limit, a look-ahead limiter (``limiter``) catches the few peaks instead
+of lowering the whole talk: it works on the talk's PCM before the encode, in the
+stretches around those peaks only, and those stretches are measured again, so the
+figures reported after limiting are those of the audio encoded (``limit_pcm``).
 
 Why not ffmpeg's ``loudnorm``/``ebur128`` for the measurement: both run at a few tens
 of times real time here (loudnorm upsamples everything to 192 kHz), which would make
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from talkcast.media import ffmpeg_output
+from talkcast.recorder import limiter
 
 RATE = 48000
 SUB_BLOCK = RATE // 10  # 100 ms: the hop of the 400 ms gating blocks (75 % overlap)
@@ -54,6 +57,11 @@ class Target:
 
     integrated: float = -16.0  # LUFS
     true_peak: float = -1.5  # dBTP
+
+    @property
+    def ceiling(self) -> float:
+        """The limiter's sample-peak ceiling: 0.5 dB under the true-peak limit leaves room for inter-sample peaks."""
+        return float(min(1.0, 10 ** ((self.true_peak - 0.5) / 20)))
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,7 @@ class ChunkStats:
     """What the meter keeps of a run of whole 100 ms blocks: enough to gate any number of them together."""
 
     energy: np.ndarray  # per 100 ms block: K-weighted mean square, summed over channels
+    peaks: np.ndarray  # per 100 ms block: the largest |sample| of both channels
     loudest: Loudest
 
 
@@ -138,11 +147,15 @@ def chunk_stats(data: np.ndarray, before: np.ndarray) -> ChunkStats:
     the loudest blocks of all chunks (oversampling them is most of a meter's work).
     """
     channels = np.ascontiguousarray(data.T).reshape(2, -1, SUB_BLOCK)  # (channel, block, sample)
+    peaks = np.abs(channels).max(axis=(0, 2))
+    return ChunkStats(_energy(channels), peaks, _candidates(data, before, peaks))
+
+
+def _energy(channels: np.ndarray) -> np.ndarray:
+    """K-weighted mean square of each block of ``channels`` (shape (2, blocks, SUB_BLOCK)), summed over channels."""
     spectrum = np.fft.rfft(channels, axis=-1)
     power = spectrum.real**2 + spectrum.imag**2
-    energy = (power @ _WEIGHT).sum(axis=0, dtype=np.float64)
-    peaks = np.abs(channels).max(axis=(0, 2))
-    return ChunkStats(energy, _candidates(data, before, peaks))
+    return (power @ _WEIGHT).sum(axis=0, dtype=np.float64)
 
 
 def _candidates(data: np.ndarray, before: np.ndarray, peaks: np.ndarray) -> Loudest:
@@ -181,6 +194,7 @@ class LoudnessMeter:
         self._pool = pool
         self._pending_stats: list[concurrent.futures.Future[ChunkStats]] = []
         self._energy: list[np.ndarray] = []
+        self._peaks: list[np.ndarray] = []
         self._loudest = _NO_BLOCKS
         self._pending = np.zeros((0, 2), dtype=np.float32)
         self._before = np.zeros((0, 2), dtype=np.float32)
@@ -205,6 +219,7 @@ class LoudnessMeter:
 
     def _keep(self, stats: ChunkStats) -> None:
         self._energy.append(stats.energy)
+        self._peaks.append(stats.peaks)
         self._loudest = self._loudest.merged(stats.loudest)
 
     def result(self) -> Measurement:
@@ -215,7 +230,21 @@ class LoudnessMeter:
             self._pending = pad[:0]
         while self._pending_stats:
             self._keep(self._pending_stats.pop(0).result())
-        return _measurement(np.concatenate(self._energy) if self._energy else np.zeros(0), self._loudest)
+        return _measurement(self.blocks().energy, self._loudest)
+
+    def blocks(self) -> Blocks:
+        """The energy and sample peak of every 100 ms block measured so far (after ``result``: all of them)."""
+        if not self._energy:
+            return Blocks(np.zeros(0), np.zeros(0, np.float32))
+        return Blocks(np.concatenate(self._energy), np.concatenate(self._peaks))
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Per 100 ms block of some audio, from its start: what re-measuring part of it needs."""
+
+    energy: np.ndarray  # K-weighted mean square, summed over channels
+    peaks: np.ndarray  # the largest |sample| of both channels
 
 
 def _lufs(energy: np.ndarray | float) -> Any:
@@ -274,6 +303,13 @@ def measure(
     ``sink`` also receives every byte of the PCM (to keep it for the encode). With
     ``workers`` > 1 the chunks are measured on that many threads while ffmpeg decodes on.
     """
+    return metered(args, what=what, sink=sink, workers=workers).result()
+
+
+def metered(
+    args: Sequence[str], *, what: str, sink: Callable[[bytes], object] | None = None, workers: int = 1
+) -> LoudnessMeter:
+    """``measure``'s meter once ffmpeg has finished: its ``result()``, and its ``blocks()`` for ``limit_pcm``."""
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(workers)) if workers > 1 else None
         meter = LoudnessMeter(pool)
@@ -288,7 +324,8 @@ def measure(
                 pending = data[usable:]
                 if usable:
                     meter.feed(np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, 2))
-        return meter.result()
+        meter.result()  # every pending chunk measured before the pool closes
+        return meter
 
 
 def measure_file(path: Path) -> Measurement:
@@ -303,14 +340,14 @@ class Adjustment:
     gain_db: float
     limit: bool
 
-    def filter(self, target: Target) -> str:
-        """The filter chain: gain, then (if needed) a latency-compensated peak limiter."""
-        chain = f"volume={self.gain_db:.2f}dB"
-        if self.limit:
-            # alimiter limits sample peaks; 0.5 dB of headroom covers the inter-sample ones.
-            ceiling = min(1.0, 10 ** ((target.true_peak - 0.5) / 20))
-            chain += f",alimiter=limit={ceiling:.4f}:attack=5:release=50:level=false:latency=true"
-        return chain
+    @property
+    def linear(self) -> float:
+        """The gain as a factor, exactly as ``filter`` applies it."""
+        return float(10 ** (round(self.gain_db, 2) / 20))
+
+    def filter(self) -> str:
+        """The ffmpeg filter applying the gain (the limiter, if needed, has already worked on the PCM)."""
+        return f"volume={self.gain_db:.2f}dB"
 
 
 TOLERANCE = 0.5  # LU: a talk this close to the target is left as it is
@@ -335,6 +372,76 @@ def predicted(before: Measurement, adj: Adjustment) -> Measurement:
     """
     g = adj.gain_db
     return Measurement(before.integrated + g, before.true_peak + g, before.lra, before.threshold + g)
+
+
+# The limiter works on runs of whole blocks: each block with a peak the gain puts over the
+# ceiling, and one block either side of it, where the gain curve rises back to one (its
+# reach is well under a block). A long run is limited a minute at a time, each piece read
+# with the samples its curve depends on either side. (Threads do not help: the pieces
+# are small enough that numpy holds the GIL through most of their work.)
+_LIMIT_PIECE_BLOCKS = 600
+_LIMIT_CONTEXT = 2 * limiter.REACH
+
+
+def limit_pcm(pcm: Path, blocks: Blocks, adj: Adjustment, target: Target) -> Measurement:
+    """Limit, in the PCM file itself, the peaks ``adj``'s gain would put over the ceiling; the loudness after the gain.
+
+    ``pcm`` is stereo float32 at 48 kHz, and ``blocks`` its meter's blocks. The figures
+    are those of the PCM the encoder gets, gain applied, exactly: blocks the limiter
+    leaves alone move by the gain, and the few it changes are measured again.
+    """
+    gain, ceiling = adj.linear, target.ceiling
+    mapped = np.memmap(pcm, dtype=np.float32, mode="r+")
+    data = mapped.reshape(-1, 2)
+    over = blocks.peaks * gain > ceiling
+    touched = over.copy()
+    touched[1:] |= over[:-1]
+    touched[:-1] |= over[1:]
+    energy = blocks.energy * gain * gain
+    levels = blocks.peaks * gain
+
+    def limit_run(run: tuple[int, int]) -> None:
+        for first in range(run[0], run[1], _LIMIT_PIECE_BLOCKS):
+            end = min(first + _LIMIT_PIECE_BLOCKS, run[1])
+            lo, hi = first * SUB_BLOCK, min(end * SUB_BLOCK, len(data))
+            a, b = max(0, lo - _LIMIT_CONTEXT), min(len(data), hi + _LIMIT_CONTEXT)
+            stretch = np.asarray(data[a:b])
+            # (max over an axis of length 2 is slow in numpy; two columns are not)
+            peaks = np.maximum(np.abs(stretch[:, 0]), np.abs(stretch[:, 1])) * gain
+            limited = stretch[lo - a : hi - a] * limiter.gain_curve(peaks, ceiling)[lo - a : hi - a, None]
+            data[lo:hi] = limited
+            padded = np.zeros(((end - first) * SUB_BLOCK, 2), np.float32)
+            padded[: hi - lo] = limited * gain
+            channels = np.ascontiguousarray(padded.T).reshape(2, -1, SUB_BLOCK)
+            energy[first:end] = _energy(channels)
+            levels[first:end] = np.abs(channels).max(axis=(0, 2))
+
+    for run in _runs(touched):
+        limit_run(run)
+    mapped.flush()
+    return _measurement(energy, _loudest_of(data, levels, gain))
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The runs of True in ``mask``, as (first, end) indices."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(int(start), int(end)) for start, end in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _loudest_of(data: np.ndarray, levels: np.ndarray, gain: float) -> Loudest:
+    """The true-peak candidates (as the meter keeps them) of ``data`` times ``gain``; its blocks peak at ``levels``."""
+    floor = float(levels.max(initial=0.0)) * 10 ** (-_PEAK_MARGIN_DB / 20)
+    keep = np.flatnonzero(levels >= floor)
+    keep = keep[np.argsort(levels[keep], kind="stable")[::-1][:_MAX_TP_BLOCKS]]
+    width = SUB_BLOCK + 2 * _TP_MARGIN
+    segments = np.zeros((len(keep), width, 2), np.float32)
+    for row, block in enumerate(keep):
+        lo = int(block) * SUB_BLOCK - _TP_MARGIN
+        part = np.asarray(data[max(0, lo) : lo + width])
+        # Past either end of the talk, an odd reflection continues the waveform (as the meter does).
+        pads = ((max(0, -lo), width - len(part) - max(0, -lo)), (0, 0))
+        segments[row] = np.pad(part, pads, mode="reflect", reflect_type="odd") * gain
+    return Loudest(levels[keep].astype(np.float32), segments)
 
 
 def report(before: Measurement, after: Measurement | None, target: Target, adj: Adjustment | None) -> dict[str, Any]:
