@@ -42,10 +42,12 @@ Audio alone (speech): single pass 5.00 s, 2 segments on 2 cores 2.61 s (1.91x); 
 segment of an 8-way split on one core 0.75 s; at the join, error against the source
 -19.6 dB for both the single pass and the segments over +-2 frames, -28.0 for both over
 +-100 ms, residual segmented - single -49.2 dB (CBR: the bits differ, the sound does not).
-45-minute talk (one-piece source with speech, load 3.5-4.1, --skip-reencode): smart +
-loudness 49.6 s wall, 53.9 CPU-s (before: 61.9 s, 84.3 CPU-s on the tone), no loudness
-16.5 s; -16.20 LUFS; join residual -36.7 dB, error against the source at the join
--34.8/-35.4 dB (single/segmented) over +-2 frames.
+45-minute talk (one-piece source with speech, load 1.5-3.6, --skip-reencode --repeat 1):
+smart + loudness 29.7 s wall, 48.5 CPU-s (before the limiter, at load 4.1: 49.6 s, 53.9
+CPU-s), no loudness 11.8 s, 15.7 CPU-s; -16.10 LUFS; audio alone: single pass 23.0 s,
+2 segments on 2 cores 12.4 s; join residual -36.7 dB, error against the source at the
+join -34.8/-35.4 dB (single/segmented) over +-2 frames. Its re-encode (about 10 minutes
+of both cores) was not run.
 """
 
 from __future__ import annotations
