@@ -82,8 +82,9 @@ class Budget:
     step: float = 1.0  # seconds of new audio between passes
     window: float = 20.0  # the most audio one pass decodes
     trim: float = 15.0  # cut the window in a pause before the last committed word once it is this long
-    # A cut (at ``trim``, or when the window is full) keeps up to this much audio: the first
-    # pause after end - keep. Cutting in the last pause left a pass 2-4 s of context.
+    # A cut (at ``trim``, or when the window is full) keeps up to this much audio, and at most
+    # half the window: the first pause after end - keep. Cutting in the last pause left a
+    # pass 2-4 s of context.
     keep: float = 10.0
     pause: float = 0.6  # this much silence after speech ends an utterance: commit it all
     settle: float = 2.5  # a word that ended this long before the window's end is final, agreed or not
@@ -147,15 +148,21 @@ class Recognizer:
         if self.end - last >= self.budget.pause:
             out += self.agreement.flush()  # the speaker paused: this pass's words are the utterance
         if self.end - self.start > self.budget.trim:
-            self._cut(_pause_before(probs, base, self.agreement.committed_end, after=self.end - self.budget.keep))
+            self._cut(_pause_before(probs, base, self.agreement.committed_end, after=self.end - self._keep))
         if self.end - self.start > self.budget.window - self.budget.step:
             committed, least = self.agreement.committed_end, self.end - self.budget.window + self.budget.step
-            at = _pause_before(probs, base, committed, min_pause=SHORT_PAUSE, after=self.end - self.budget.keep)
+            at = _pause_before(probs, base, committed, min_pause=SHORT_PAUSE, after=self.end - self._keep)
             at = at if at >= least else committed if committed > least else least
             out += self.agreement.flush(before=at)  # never let the next pass decode more than the window
             self._cut(at)
         log.debug("final: %s", " ".join(w.text for w in out))
         return self._said(out)
+
+    @property
+    def _keep(self) -> float:
+        # A cut that kept most of a short window (``[captions] window`` can be 3 steps) would
+        # leave it full again at the next pass.
+        return min(self.budget.keep, self.budget.window / 2)
 
     def _heard(self, last_voiced: float) -> list[Word]:
         """One decoding of the window, without what Whisper makes up: the words it can have heard.
