@@ -70,6 +70,14 @@ def test_an_old_word_is_final_even_when_the_passes_disagree():
     assert [w.text for w in out] == ["vitali", "explains"]  # "explains" ended at 1.76: settled too
 
 
+def test_a_flush_up_to_a_time_leaves_the_later_words_pending():
+    # A full window is cut: what leaves it is committed, what stays is for the next passes to hear.
+    agreement = LocalAgreement()
+    agreement.update(timeline(["every", "fifteen", "seconds"]))  # starts 1.0, 1.4, 1.8
+    assert [w.text for w in agreement.flush(before=1.5)] == ["every", "fifteen"]
+    assert [w.text for w in agreement.flush()] == ["seconds"]
+
+
 def test_words_are_compared_without_case_or_punctuation():
     assert normalise("Kafka,") == normalise("kafka") and normalise("don't") == normalise("don’t")
 
@@ -132,6 +140,33 @@ def test_no_pass_decodes_more_than_the_window():
     out = run(Recognizer(decoder, by_sign, budget), clock_audio(32.0, [(0.5, words[-1].end + 0.05)]))
     assert max(decoder.windows) <= budget.window + 1e-6
     assert [w.text for w in out] == [w.text for w in words]  # bounded, and nothing lost
+
+
+def test_a_cut_keeps_the_most_recent_audio_and_a_full_window_leaves_its_last_words_pending():
+    # 60 words in 24 s, a short pause (0.2 s) after every fourth: nowhere to trim, so the window fills.
+    words = [Word(w.text, w.start + 0.2 * (i // 4), w.end + 0.2 * (i // 4)) for i, w in enumerate(
+        timeline([f"w{i}" for i in range(60)], start=0.5, length=0.35))]  # fmt: skip
+
+    class CutOff(Scripted):
+        """Hears a word that ends at the window's very end cut off, a little differently every pass."""
+
+        def __call__(self, audio, prompt, prefix, most, more):
+            heard, span = super().__call__(audio, prompt, prefix, most, more), audio.size / SAMPLE_RATE
+            return [Word(f"{w.text}-{len(self.windows)}", w.start, w.end) if w.end > span - 0.5 else w for w in heard]
+
+    decoder = CutOff(words)
+    budget = Budget(window=8.0, trim=6.0, keep=4.0)
+    recognizer = Recognizer(decoder, by_sign, budget)
+    out, cuts = [], []
+    audio = clock_audio(26.0, [(w.start - 0.02, w.end + 0.02) for w in words])
+    for i in range(0, audio.size, SAMPLE_RATE):
+        recognizer.push(audio[i : i + SAMPLE_RATE], i / SAMPLE_RATE)
+        out += recognizer.process()
+        cuts.append(recognizer.end - recognizer.start)
+    # A cut keeps 2-4 s (the first pause after end - keep), not just the last second or two.
+    assert max(decoder.windows) <= budget.window + 1e-6 and min(cuts[5:-2]) >= 2.0
+    # Only what left the window was committed: no word heard cut off at its end became final.
+    assert [w.text for w in out] == [w.text for w in words]
 
 
 @pytest.mark.whisper

@@ -79,9 +79,10 @@ class LocalAgreement:
         self._commit(out)
         return out
 
-    def flush(self) -> list[Word]:
-        """Commit whatever the last pass said (the utterance has ended)."""
-        out, self.pending = self.pending, []
+    def flush(self, before: float | None = None) -> list[Word]:
+        """Commit whatever the last pass said (the utterance has ended), or its words that start before ``before``."""
+        keep = [w for w in self.pending if before is not None and w.start >= before]
+        out, self.pending = self.pending[: len(self.pending) - len(keep)], keep
         self._commit(out)
         return out
 

@@ -15,11 +15,13 @@ stream's clock. Each ``process()`` is one pass:
 3. ``agreement.LocalAgreement`` commits what this pass and the last agree on (and on the
    word after it), and any word that ended ``Budget.settle`` seconds before the window's
    end; when the speaker has paused (``Budget.pause`` of silence after speech) everything is committed;
-4. once the window is longer than ``Budget.trim`` it is cut in the last pause before
-   the last committed word (never inside a word), and it never grows past
-   ``Budget.window``: what is still pending then is committed. So one pass never decodes
-   more than the window, and every pass costs about as much as the last (a single slow
-   pass is what wrecks the 95th percentile of latency).
+4. once the window is longer than ``Budget.trim`` it is cut in a pause before the last
+   committed word (never inside a word), and it never grows past ``Budget.window``: it is
+   then cut in a shorter pause, and what is pending before the cut is committed. Either
+   cut keeps up to ``Budget.keep`` seconds of the window (the first such pause after its
+   end minus ``keep``), and a pending word after the cut stays pending. So one pass never
+   decodes more than the window, and every pass costs about as much as the last (a
+   single slow pass is what wrecks the 95th percentile of latency).
 
 The choices were measured on espeak-ng speech with tiny.en, replaying files and OBS's own
 stream at several offsets of the pass grid (benchmarks/bench_captions.py has the live
@@ -29,7 +31,17 @@ points of transcribing the whole file at once. Committing at short pauses (0.4 s
 many more errors; cutting at a word's estimated end, or in the middle of a pause shorter
 than 0.4 s (an unvoiced "s" looks like one to the detector), split words ("scrapes" came
 back as "Crapes"); without the forced prefix, Whisper wrote the window's final words
-again and its alignment of the new ones went wrong.
+again and its alignment of the new ones went wrong. Cutting a full window in its last
+pause before the last committed word, after committing everything pending, left the next
+passes 2-4 s of audio, and committed the word at the window's very end as Whisper heard
+it cut off ("every 5th." for "every fifteen", and "2nd" for "seconds" from the next
+pass). Keeping 10 s and leaving the words after the cut pending brought the replay's word
+error rate (two stand-in recordings and the WAV, 2 offsets each) from 0.121 (0.088-0.144)
+to 0.112 (0.104-0.120); either alone did not help (0.121 leaving them pending, 0.124
+keeping 10 s: a word heard cut off, once final, stays in the longer window's prefix). End
+to end, 4 runs: live WER 0.104-0.120 against 0.096-0.152 before, offline 0.080. The
+longer windows cost up to a tenth more CPU (replay of 2 recordings, twice: 98 and 88 s of
+one core before, 98 and 97 s after).
 """
 
 from __future__ import annotations
@@ -74,6 +86,10 @@ class Budget:
     step: float = 1.0  # seconds of new audio between passes
     window: float = 20.0  # the most audio one pass decodes
     trim: float = 15.0  # cut the window in a pause before the last committed word once it is this long
+    # A cut (at ``trim``, or when the window is full) keeps up to this much audio, and at most
+    # half the window: the first pause after end - keep. Cutting in the last pause left a
+    # pass 2-4 s of context.
+    keep: float = 10.0
     pause: float = 0.6  # this much silence after speech ends an utterance: commit it all
     settle: float = 2.5  # a word that ended this long before the window's end is final, agreed or not
     max_tokens: int = 96  # new tokens one pass may write (a repetition loop stops here)
@@ -136,14 +152,21 @@ class Recognizer:
         if self.end - last >= self.budget.pause:
             out += self.agreement.flush()  # the speaker paused: this pass's words are the utterance
         if self.end - self.start > self.budget.trim:
-            self._cut(_pause_before(probs, base, self.agreement.committed_end))
+            self._cut(_pause_before(probs, base, self.agreement.committed_end, after=self.end - self._keep))
         if self.end - self.start > self.budget.window - self.budget.step:
-            out += self.agreement.flush()  # never let the next pass decode more than the window
             committed, least = self.agreement.committed_end, self.end - self.budget.window + self.budget.step
-            at = _pause_before(probs, base, committed, min_pause=SHORT_PAUSE)
-            self._cut(at if at >= least else committed if committed > least else least)
+            at = _pause_before(probs, base, committed, min_pause=SHORT_PAUSE, after=self.end - self._keep)
+            at = at if at >= least else committed if committed > least else least
+            out += self.agreement.flush(before=at)  # never let the next pass decode more than the window
+            self._cut(at)
         log.debug("final: %s", " ".join(w.text for w in out))
         return self._said(out)
+
+    @property
+    def _keep(self) -> float:
+        # A cut that kept most of a short window (``[captions] window`` can be 3 steps) would
+        # leave it full again at the next pass.
+        return min(self.budget.keep, self.budget.window / 2)
 
     def _heard(self, last_voiced: float) -> list[Word]:
         """One decoding of the window, without what Whisper makes up: the words it can have heard.
@@ -203,8 +226,12 @@ def repeat_at(keys: list[str], n: int = 3) -> int:
     return len(keys)
 
 
-def _pause_before(probs: np.ndarray, base: float, limit: float, *, min_pause: float = MIN_PAUSE) -> float:
-    """The middle of the last pause in speech that ends before ``limit`` (``base`` if none).
+def _pause_before(
+    probs: np.ndarray, base: float, limit: float, *, min_pause: float = MIN_PAUSE, after: float | None = None
+) -> float:
+    """The start (plus ``CUT_INTO_PAUSE``) of the last pause in speech that ends before ``limit`` (``base`` if none).
+
+    With ``after``, the first such pause that starts after it, if there is one.
 
     ``probs`` are the speech probabilities of the windows from stream time ``base``.
     Cutting the window in a pause, not at a word's estimated end, never cuts a word in
@@ -220,6 +247,8 @@ def _pause_before(probs: np.ndarray, base: float, limit: float, *, min_pause: fl
         ends_here = i + 1 == len(probs) or probs[i + 1] >= SPEECH
         if run * step >= min_pause and ends_here:
             best = end - run * step + CUT_INTO_PAUSE
+            if after is not None and best >= after:
+                break
     return best
 
 
