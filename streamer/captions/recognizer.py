@@ -39,7 +39,7 @@ pass). Keeping 10 s and leaving the words after the cut pending brought the repl
 error rate (two stand-in recordings and the WAV, 2 offsets each) from 0.121 (0.088-0.144)
 to 0.112 (0.104-0.120); either alone did not help (0.121 leaving them pending, 0.124
 keeping 10 s: a word heard cut off, once final, stays in the longer window's prefix). End
-to end, 4 runs: live WER 0.104-0.120 against 0.096-0.152 before, offline 0.080. The
+to end, 5 runs: live WER 0.104-0.120 against 0.096-0.152 before, offline 0.080. The
 longer windows cost up to a tenth more CPU (replay of 2 recordings, twice: 98 and 88 s of
 one core before, 98 and 97 s after).
 """
