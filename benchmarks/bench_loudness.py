@@ -29,8 +29,8 @@ from the blocks it changed, not from measuring the encoded file):
 (target 18x: not met). The floor: 7.8 + 0.6 (decode) + 4.9 (one AAC encode) = 13.3
 CPU-s, 18.0x less work than the re-encode, and at least 6.6 s on 2 cores even if both
 were busy throughout, which the probe before the pieces and the join and verification
-after them (about 1.7 s on mostly one core) are not: 18x is this machine's floor, not a
-target a real cut can reach. Before the limiter, same day: 8.53 s, 15.7 CPU-s against
+after them (0.5-0.9 s and 1.2-1.7 s, mostly on one core) are not: 18x is this machine's
+floor, not a target a real cut can reach. Before the limiter, same day: 8.53 s, 15.7 CPU-s against
 117.2 s, 218.7 CPU-s at load 0.7 (13.7x / 13.9x); alternating the two trees, 14.3-15.4
 CPU-s against 16.0-18.0. Earlier (fast AAC coder, windowed packet index): 10.29 s, 18.4
 CPU-s against 132.8 s (12.9x). ebur128 on the result: -16.10 LUFS (-16.20 with ffmpeg's
