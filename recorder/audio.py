@@ -189,41 +189,37 @@ def audio_job(
         pcm = out.parent / "audio.f32"
         inputs, graph = audio_graph(ranges, before=before, after=after, tail_filter=f"aresample={AUDIO_RATE}")
         args = loudness.decode_args(inputs, graph, "[aout]")
-        if not settings.normalize_loudness:
+        if settings.normalize_loudness:
+            with pcm.open("wb") as fh, timings.step("audio: measure"):
+                meter = loudness.metered(args, what="audio measurement", sink=fh.write, workers=cores)
+            chain = normalise(meter, pcm)
+        else:
             with timings.step("audio: decode"):
                 run_ffmpeg([*args[:-1], str(pcm)], what="audio decode")
-            _encode(pcm, "anull", out, cores, timings)
-            return
-        with pcm.open("wb") as fh, timings.step("audio: measure"):
-            meter = loudness.metered(args, what="audio measurement", sink=fh.write, workers=cores)
+            chain = "anull"
+        if chain is not None:
+            encode_segments(pcm, pcm.stat().st_size // _PCM_FRAME_BYTES, chain, out, workers=cores, timings=timings)
+        pcm.unlink()
+
+    def normalise(meter: loudness.LoudnessMeter, pcm: Path) -> str | None:
+        """Fill ``result``; the filter chain to encode the PCM through, or None once the recording's audio is copied."""
         measured = meter.result()
         if measured.silent:
             result.update(loudness.report(measured, None, target, None), note="audio is silent: not normalised")
-            _encode(pcm, "anull", out, cores, timings)
-        elif loudness.within_tolerance(measured, target):
+            return "anull"
+        if loudness.within_tolerance(measured, target):
             copied = copyable() if copyable is not None else None
             how = "copied from the recording" if copied is not None else "encoded without a gain"
             note = f"audio already at {measured.integrated:.1f} LUFS (target {target.integrated:g}): {how}"
             result.update(loudness.report(measured, None, target, None), note=note)
-            if copied is None:
-                _encode(pcm, "anull", out, cores, timings)
-            else:
-                pcm.unlink()
+            return "anull" if copied is None else None
+        adj = loudness.adjustment(measured, target)
+        if adj.limit:
+            with timings.step("audio: limit"):
+                after_gain = loudness.limit_pcm(pcm, meter.blocks(), adj, target)
         else:
-            adj = loudness.adjustment(measured, target)
-            if adj.limit:
-                with timings.step("audio: limit"):
-                    after_gain = loudness.limit_pcm(pcm, meter.blocks(), adj, target)
-            else:
-                after_gain = loudness.predicted(measured, adj)
-            _encode(pcm, adj.filter(), out, cores, timings)
-            result.update(loudness.report(measured, after_gain, target, adj))
+            after_gain = loudness.predicted(measured, adj)
+        result.update(loudness.report(measured, after_gain, target, adj))
+        return adj.filter()
 
     return make
-
-
-def _encode(pcm: Path, chain: str, out: Path, cores: int, timings: Timings) -> None:
-    """Encode the talk's PCM file through ``chain`` into ``out``, then remove the PCM."""
-    samples = pcm.stat().st_size // _PCM_FRAME_BYTES
-    encode_segments(pcm, samples, chain, out, workers=cores, timings=timings)
-    pcm.unlink()

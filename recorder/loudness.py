@@ -110,11 +110,8 @@ class Loudest:
         a steady tone makes every block a candidate; so the few loudest suffice.
         """
         levels = np.concatenate([self.levels, other.levels])
-        segments = np.concatenate([self.segments, other.segments])
-        floor = float(levels.max(initial=0.0)) * 10 ** (-_PEAK_MARGIN_DB / 20)
-        keep = np.flatnonzero(levels >= floor)
-        keep = keep[np.argsort(levels[keep], kind="stable")[::-1][:_MAX_TP_BLOCKS]]
-        return Loudest(levels[keep], segments[keep])
+        keep = _loudest_blocks(levels)
+        return Loudest(levels[keep], np.concatenate([self.segments, other.segments])[keep])
 
     def true_peak(self) -> float:
         """The largest |sample| of the blocks 4x oversampled (the context absorbs the FFT's wrap-around ringing)."""
@@ -124,6 +121,14 @@ class Loudest:
         up = np.fft.irfft(np.fft.rfft(self.segments, axis=1), n=width * _OVERSAMPLE, axis=1) * _OVERSAMPLE
         inner = up[:, _TP_MARGIN * _OVERSAMPLE : -_TP_MARGIN * _OVERSAMPLE]
         return max(float(np.abs(inner).max(initial=0.0)), float(self.levels.max()))
+
+
+def _loudest_blocks(levels: np.ndarray) -> np.ndarray:
+    """Indices of the blocks, by their sample peaks ``levels``, that may hold the true peak: the loudest few
+    within ``_PEAK_MARGIN_DB`` of the loudest sample, loudest first."""
+    floor = float(levels.max(initial=0.0)) * 10 ** (-_PEAK_MARGIN_DB / 20)
+    keep = np.flatnonzero(levels >= floor)
+    return keep[np.argsort(levels[keep], kind="stable")[::-1][:_MAX_TP_BLOCKS]]
 
 
 _NO_BLOCKS = Loudest(np.zeros(0, np.float32), np.zeros((0, SUB_BLOCK + 2 * _TP_MARGIN, 2), np.float32))
@@ -162,9 +167,7 @@ def _candidates(data: np.ndarray, before: np.ndarray, peaks: np.ndarray) -> Loud
     """The chunk's loudest blocks (as ``Loudest.merged`` keeps them), each with a little context either side."""
     # Where there is no real context (start of the talk, end of this chunk), an odd
     # reflection continues the waveform smoothly; zeros would add a step that rings.
-    floor = float(peaks.max(initial=0.0)) * 10 ** (-_PEAK_MARGIN_DB / 20)
-    blocks = np.flatnonzero(peaks >= floor)
-    blocks = blocks[np.argsort(peaks[blocks], kind="stable")[::-1][:_MAX_TP_BLOCKS]]
+    blocks = _loudest_blocks(peaks)
     context = np.pad(
         np.concatenate([before[-_TP_MARGIN:], data]), ((_TP_MARGIN, _TP_MARGIN), (0, 0)), mode="reflect",
         reflect_type="odd",
@@ -399,40 +402,39 @@ def limit_pcm(pcm: Path, blocks: Blocks, adj: Adjustment, target: Target) -> Mea
     touched[:-1] |= over[1:]
     energy = blocks.energy * gain * gain
     levels = blocks.peaks * gain
-
-    def limit_run(run: tuple[int, int]) -> None:
-        for first in range(run[0], run[1], _LIMIT_PIECE_BLOCKS):
-            end = min(first + _LIMIT_PIECE_BLOCKS, run[1])
-            lo, hi = first * SUB_BLOCK, min(end * SUB_BLOCK, len(data))
-            a, b = max(0, lo - _LIMIT_CONTEXT), min(len(data), hi + _LIMIT_CONTEXT)
-            stretch = np.asarray(data[a:b])
-            # (max over an axis of length 2 is slow in numpy; two columns are not)
-            peaks = np.maximum(np.abs(stretch[:, 0]), np.abs(stretch[:, 1])) * gain
-            limited = stretch[lo - a : hi - a] * limiter.gain_curve(peaks, ceiling)[lo - a : hi - a, None]
-            data[lo:hi] = limited
-            padded = np.zeros(((end - first) * SUB_BLOCK, 2), np.float32)
-            padded[: hi - lo] = limited * gain
-            channels = np.ascontiguousarray(padded.T).reshape(2, -1, SUB_BLOCK)
-            energy[first:end] = _energy(channels)
-            levels[first:end] = np.abs(channels).max(axis=(0, 2))
-
-    for run in _runs(touched):
-        limit_run(run)
+    for first, end in _pieces(touched, _LIMIT_PIECE_BLOCKS):
+        lo, hi = first * SUB_BLOCK, min(end * SUB_BLOCK, len(data))
+        a, b = max(0, lo - _LIMIT_CONTEXT), min(len(data), hi + _LIMIT_CONTEXT)
+        stretch = np.asarray(data[a:b])
+        # (max over an axis of length 2 is slow in numpy; two columns are not)
+        peaks = np.maximum(np.abs(stretch[:, 0]), np.abs(stretch[:, 1])) * gain
+        limited = stretch[lo - a : hi - a] * limiter.gain_curve(peaks, ceiling)[lo - a : hi - a, None]
+        data[lo:hi] = limited
+        padded = np.zeros(((end - first) * SUB_BLOCK, 2), np.float32)
+        padded[: hi - lo] = limited * gain
+        channels = np.ascontiguousarray(padded.T).reshape(2, -1, SUB_BLOCK)
+        energy[first:end] = _energy(channels)
+        levels[first:end] = np.abs(channels).max(axis=(0, 2))
     mapped.flush()
     return _measurement(energy, _loudest_of(data, levels, gain))
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """The runs of True in ``mask``, as (first, end) indices."""
+def _pieces(mask: np.ndarray, longest: int) -> list[tuple[int, int]]:
+    """The runs of True in ``mask`` as (first, end) indices, in order, each split into pieces of at most ``longest``.
+
+    A piece of a split run is limited after the one before it, so it reads that one's result as context.
+    """
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return [(int(start), int(end)) for start, end in zip(edges[::2], edges[1::2], strict=True)]
+    return [
+        (first, min(first + longest, int(end)))
+        for start, end in zip(edges[::2], edges[1::2], strict=True)
+        for first in range(int(start), int(end), longest)
+    ]
 
 
 def _loudest_of(data: np.ndarray, levels: np.ndarray, gain: float) -> Loudest:
     """The true-peak candidates (as the meter keeps them) of ``data`` times ``gain``; its blocks peak at ``levels``."""
-    floor = float(levels.max(initial=0.0)) * 10 ** (-_PEAK_MARGIN_DB / 20)
-    keep = np.flatnonzero(levels >= floor)
-    keep = keep[np.argsort(levels[keep], kind="stable")[::-1][:_MAX_TP_BLOCKS]]
+    keep = _loudest_blocks(levels)
     width = SUB_BLOCK + 2 * _TP_MARGIN
     segments = np.zeros((len(keep), width, 2), np.float32)
     for row, block in enumerate(keep):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -134,3 +137,16 @@ def test_falling_more_than_ten_seconds_behind_drops_the_audio_and_says_so():
     ring.add(pcm(9.0), arrived=now_s)  # 9 s behind: within the budget, nothing dropped
     loop._pass(mode, ring.take())
     assert not [e for e in events if e.kind == "dropped"]
+
+
+def test_the_captioner_says_when_its_log_level_setting_is_not_one(tmp_path):
+    # TALKCAST_CAPTIONER_LOG=DEBUG explains a bad run afterwards; a typo there must not
+    # stop the captioner, only say so (here it then stops at its empty command line).
+    env = {**os.environ, "TALKCAST_CAPTIONER_LOG": "verbose"}
+    run = subprocess.run(
+        [sys.executable, "-m", "talkcast.streamer.captions.worker"], input="", env=env, capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "TALKCAST_CAPTIONER_LOG=VERBOSE is not a log level" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -190,19 +190,23 @@ class Recognizer:
     @property
     def prompt(self) -> str:
         """The committed words before the window, so a pass continues the sentence it joins."""
-        return " ".join(w.text for w in self.said if w.end <= self.start + 0.05)
+        return " ".join(w.text for w in self.said if not self._inside(w))
 
     @property
     def prefix(self) -> str:
         """The committed words inside the window: Whisper is made to start from them and only writes what follows."""
-        return " ".join(w.text for w in self.said if w.end > self.start + 0.05)
+        return " ".join(w.text for w in self.said if self._inside(w))
+
+    def _inside(self, word: Word) -> bool:
+        # A word ending within a few ms of the cut belongs before it (alignment jitter).
+        return word.end > self.start + 0.05
 
     def _said(self, words: list[Word]) -> list[Word]:
         # Every final word inside the window stays (the prefix must hold them all, or Whisper
         # is made to start the window's text in its middle); of those before it, the prompt's.
         said = [*self.said, *words]
-        before = [w for w in said if w.end <= self.start + 0.05][-PROMPT_WORDS:]
-        self.said = [*before, *(w for w in said if w.end > self.start + 0.05)]
+        before = [w for w in said if not self._inside(w)][-PROMPT_WORDS:]
+        self.said = [*before, *(w for w in said if self._inside(w))]
         return words
 
     def _cut(self, at: float) -> None:

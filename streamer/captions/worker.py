@@ -244,7 +244,10 @@ class PassLoop:
 def main() -> int:
     """Run the captioner until stdin closes; 1 if the first model cannot be loaded."""
     level = os.environ.get(LOG_LEVEL_ENV, "INFO").upper()
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(message)s")
+    known = isinstance(logging.getLevelName(level), int)
+    logging.basicConfig(level=level if known else "INFO", stream=sys.stderr, format="%(levelname)s %(message)s")
+    if not known:
+        log.warning("%s=%s is not a log level (DEBUG, INFO, WARNING, ...): logging at INFO", LOG_LEVEL_ENV, level)
     try:
         setup = parse_command(sys.stdin.readline())
     except ProtocolError as err:
